@@ -1,0 +1,3 @@
+from dynamo.cli import main
+
+raise SystemExit(main())

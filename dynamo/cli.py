@@ -1,0 +1,190 @@
+"""``dynamo``: run a node or a loopback cluster, and talk to one from the shell (JSON out)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import logging
+import signal
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from dynamo.client import Client
+from dynamo.config import MODES, NodeConfig, parse_seeds
+from dynamo.errors import DynamoError
+
+EXIT_FAILED = 1
+
+
+def _show(value: bytes) -> Any:
+    """A value for JSON output: text when it is UTF-8, else ``{"base64": …}``."""
+    try:
+        return value.decode()
+    except UnicodeDecodeError:
+        return {"base64": base64.b64encode(value).decode()}
+
+
+def _print(obj: object) -> None:
+    print(json.dumps(obj, sort_keys=False))
+
+
+def _node_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--n", type=int, default=3, help="replicas per key (default 3)")
+    p.add_argument("--r", type=int, default=2, help="read quorum (default 2)")
+    p.add_argument("--w", type=int, default=2, help="write quorum (default 2)")
+    p.add_argument("--mode", choices=MODES, default="siblings", help="default: siblings")
+    p.add_argument(
+        "--buffered",
+        action="store_true",
+        help="acknowledge puts before they reach disk (the paper's write buffer; loses the "
+        "last acknowledged writes on a crash)",
+    )
+    p.add_argument("--partitions", type=int, default=64, help="Q, a power of two (default 64)")
+    p.add_argument("--request-timeout", type=float, default=2.0, help="seconds (default 2)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dynamo", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("node", help="run one node in the foreground")
+    p.add_argument("--name", required=True)
+    p.add_argument("--listen", required=True, metavar="HOST:PORT")
+    p.add_argument("--seeds", default="", metavar="NAME=HOST:PORT,...", help="every member")
+    p.add_argument("--data-dir", type=Path, help="where data lives (omit: in memory, tests only)")
+    p.add_argument("--advertise", metavar="HOST:PORT", help="address peers use (default: --listen)")
+    _node_options(p)
+
+    p = sub.add_parser("cluster", help="run a loopback cluster in the foreground (Ctrl-C stops)")
+    p.add_argument("--nodes", type=int, default=5)
+    p.add_argument("--data-dir", type=Path, help="default: a temporary directory")
+    p.add_argument("--base-port", type=int, default=7101, help="n1 listens here, n2 on +1, …")
+    _node_options(p)
+
+    for name, helptext in (
+        ("get", "read a key: values and context"),
+        ("put", "write a value"),
+        ("delete", "delete a key (a tombstone superseding --context)"),
+        ("status", "a node's view of itself"),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        if name != "status":
+            p.add_argument("key")
+        if name == "put":
+            p.add_argument("value")
+        if name in ("put", "delete"):
+            p.add_argument("--context", required=name == "delete", default=None)
+            p.add_argument("--w", type=int)
+        if name == "get":
+            p.add_argument("--r", type=int)
+            p.add_argument(
+                "--local", action="store_true", help="this node's own copy, uncoordinated"
+            )
+        p.add_argument("--node", required=True, metavar="HOST:PORT[,HOST:PORT…]")
+        p.add_argument("--timeout", type=float, default=5.0)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        if args.command == "node":
+            return run_node(args)
+        if args.command == "cluster":
+            return run_cluster(args)
+        return run_request(args)
+    except ValueError as exc:
+        print(f"dynamo: {exc}", file=sys.stderr)
+        return 2
+    except DynamoError as exc:
+        print(f"dynamo: {exc.code}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _config(args: argparse.Namespace, **kw: Any) -> NodeConfig:
+    return NodeConfig(
+        n=args.n,
+        r=args.r,
+        w=args.w,
+        mode=args.mode,
+        buffered=args.buffered,
+        partitions=args.partitions,
+        request_timeout=args.request_timeout,
+        **kw,
+    )
+
+
+def run_node(args: argparse.Namespace) -> int:
+    from dynamo.node import serve
+
+    config = _config(
+        args,
+        name=args.name,
+        listen=args.listen,
+        seeds=parse_seeds(args.seeds),
+        data_dir=args.data_dir,
+        advertise=args.advertise,
+    )
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    asyncio.run(serve(config))
+    return 0
+
+
+def run_cluster(args: argparse.Namespace) -> int:
+    from dynamo.cluster import LoopbackCluster
+
+    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="dynamo-cluster-"))
+    node_args = [
+        *("--n", str(args.n), "--r", str(args.r), "--w", str(args.w), "--mode", args.mode),
+        *("--partitions", str(args.partitions), "--request-timeout", str(args.request_timeout)),
+        *(["--buffered"] if args.buffered else []),
+    ]
+    cluster = LoopbackCluster(data_dir, args.nodes, base_port=args.base_port, node_args=node_args)
+    _config(args, name="n1", listen=cluster.addresses["n1"], seeds=cluster.addresses)  # validate
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, interrupt)
+    with cluster:
+        _print({"data_dir": str(data_dir), "nodes": cluster.addresses})
+        print(f"{args.nodes} nodes up; Ctrl-C stops them.", file=sys.stderr)
+        try:
+            while True:
+                signal.pause()
+        except KeyboardInterrupt:
+            print("stopping…", file=sys.stderr)
+    return 0
+
+
+def run_request(args: argparse.Namespace) -> int:
+    with Client(args.node.split(","), timeout=args.timeout) as client:
+        if args.command == "get":
+            got = client.get(args.key, r=args.r, local=args.local)
+            values = [_show(v) for v in got.values]
+            _print({"key": args.key, "values": values, "context": got.context})
+        elif args.command == "put":
+            put = client.put(args.key, args.value, args.context, w=args.w)
+            _print({"key": args.key, "context": put.context, "node": put.node})
+        elif args.command == "delete":
+            put = client.delete(args.key, args.context, w=args.w)
+            _print({"key": args.key, "context": put.context, "node": put.node})
+        else:
+            _print(client.status())
+    return 0

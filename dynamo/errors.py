@@ -1,0 +1,70 @@
+"""Typed errors shared by the node and its clients.
+
+Every error carries ``definite``: True when the request certainly had no effect (it never
+reached a node, or a node refused it before touching any replica). A harness records a
+definite failure as ``fail`` and anything else as ``info`` — a put whose quorum was not met
+may still have landed on some replicas.
+"""
+
+from __future__ import annotations
+
+
+class DynamoError(Exception):
+    """Base of every error the node or client raises."""
+
+    code = "error"
+    definite = False
+
+    def __init__(self, message: str, *, definite: bool | None = None) -> None:
+        super().__init__(message)
+        if definite is not None:
+            self.definite = definite
+
+    def to_wire(self) -> dict[str, object]:
+        return {"code": self.code, "message": str(self), "definite": self.definite}
+
+
+class BadRequest(DynamoError):
+    """The request was malformed: unknown op, wrong-typed field, oversized value."""
+
+    code = "bad_request"
+    definite = True
+
+
+class QuorumError(DynamoError):
+    """Fewer than R (get) or W (put) replicas answered in time."""
+
+    code = "quorum"
+
+
+class RequestTimeout(DynamoError):
+    """No answer within the request timeout."""
+
+    code = "timeout"
+
+
+class ConnectError(DynamoError):
+    """The node could not be reached; the request was never sent."""
+
+    code = "connect"
+    definite = True
+
+
+class RemoteError(DynamoError):
+    """The node failed while handling the request."""
+
+    code = "remote"
+
+
+_BY_CODE: dict[str, type[DynamoError]] = {
+    cls.code: cls for cls in (BadRequest, QuorumError, RequestTimeout, ConnectError, RemoteError)
+}
+
+
+def from_wire(err: dict[str, object]) -> DynamoError:
+    """Rebuild a typed error from an error reply."""
+    cls = _BY_CODE.get(str(err.get("code")), RemoteError)
+    definite = err.get("definite")
+    return cls(
+        str(err.get("message", "")), definite=bool(definite) if definite is not None else None
+    )

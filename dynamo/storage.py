@@ -1,0 +1,254 @@
+"""Durable storage of versioned objects: SQLite (WAL, synchronous=FULL) with group commit.
+
+A put returns an awaitable that resolves only once the object is on disk. Puts that arrive
+while a commit is in flight are gathered into the next transaction, so one fsync serves many
+of them — the design's measurements put a lone-commit put near 6k/s and a 100-put commit near
+180k puts/s on this machine. Reads see pending (not yet committed) writes, so a node's
+read-modify-write of a key is never lost between two commits.
+
+``buffered=True`` is the paper's write buffer (§6.1): puts resolve as soon as they are queued
+and a crash can lose the last few milliseconds of acknowledged writes. Off by default.
+
+Each row keeps the top 32 bits of the key's MD5 so a partition's keys (for anti-entropy and
+hand-off) are one range scan whatever the partition count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+import msgpack
+
+from dynamo.ring import HASH_BITS, key_hash
+from dynamo.versions import VersionedObject, decode, encode
+
+HASH_PREFIX_BITS = 32
+
+
+def hash_prefix(key: str) -> int:
+    return key_hash(key) >> (HASH_BITS - HASH_PREFIX_BITS)
+
+
+def prefix_range(partition: int, partitions: int) -> tuple[int, int]:
+    """The [low, high) hash-prefix range of a partition."""
+    width = (1 << HASH_PREFIX_BITS) // partitions
+    return partition * width, (partition + 1) * width
+
+
+def pack(obj: VersionedObject) -> bytes:
+    return msgpack.packb(encode(obj, local=True))
+
+
+def unpack(blob: bytes) -> VersionedObject:
+    return decode(msgpack.unpackb(blob))
+
+
+class Storage(Protocol):
+    """What the node needs of a storage engine."""
+
+    def get(self, key: str) -> VersionedObject | None: ...
+
+    def put(self, key: str, obj: VersionedObject) -> asyncio.Future[None]:
+        """Queue a write; the future resolves when it is durable (or at once when buffered)."""
+        ...
+
+    def delete(self, key: str) -> asyncio.Future[None]: ...
+
+    def scan(self, low: int, high: int) -> Iterator[tuple[str, VersionedObject]]:
+        """Every (key, object) whose hash prefix lies in [low, high), in key order."""
+        ...
+
+    def count(self) -> int: ...
+
+    def meta_get(self, name: str) -> str | None: ...
+
+    def meta_set(self, name: str, value: str) -> None:
+        """Set a metadata value durably, synchronously (rare: incarnation, actor leases)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class MemoryStorage:
+    """An in-memory engine for unit tests: same interface, nothing on disk."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, bytes] = {}
+        self._meta: dict[str, str] = {}
+
+    def get(self, key: str) -> VersionedObject | None:
+        blob = self._rows.get(key)
+        return unpack(blob) if blob is not None else None
+
+    def put(self, key: str, obj: VersionedObject) -> asyncio.Future[None]:
+        self._rows[key] = pack(obj)
+        return _done()
+
+    def delete(self, key: str) -> asyncio.Future[None]:
+        self._rows.pop(key, None)
+        return _done()
+
+    def scan(self, low: int, high: int) -> Iterator[tuple[str, VersionedObject]]:
+        for key in sorted(self._rows):
+            if low <= hash_prefix(key) < high:
+                yield key, unpack(self._rows[key])
+
+    def count(self) -> int:
+        return len(self._rows)
+
+    def meta_get(self, name: str) -> str | None:
+        return self._meta.get(name)
+
+    def meta_set(self, name: str, value: str) -> None:
+        self._meta[name] = value
+
+    def close(self) -> None:
+        pass
+
+
+def _done() -> asyncio.Future[None]:
+    fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    fut.set_result(None)
+    return fut
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS objects (key TEXT PRIMARY KEY, h INTEGER NOT NULL, obj BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS objects_h ON objects (h);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class SqliteStorage:
+    """SQLite in WAL mode with ``synchronous=FULL`` and a group-committing writer thread."""
+
+    def __init__(self, path: Path, *, buffered: bool = False) -> None:
+        self.path = path
+        self.buffered = buffered
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer_db = self._connect()
+        self._writer_db.executescript(_SCHEMA)
+        self._reader = self._connect()
+        self._lock = threading.Condition()
+        self._pending: dict[str, bytes | None] = {}
+        self._queue: list[tuple[str, bytes | None, asyncio.Future[None] | None]] = []
+        self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=self._write_loop, name="storage-writer", daemon=True)
+        self._thread.start()
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        return db
+
+    def get(self, key: str) -> VersionedObject | None:
+        if key in self._pending:
+            blob = self._pending.get(key)
+        else:
+            row = self._reader.execute("SELECT obj FROM objects WHERE key = ?", (key,)).fetchone()
+            blob = row[0] if row else None
+        return unpack(blob) if blob is not None else None
+
+    def put(self, key: str, obj: VersionedObject) -> asyncio.Future[None]:
+        return self._enqueue(key, pack(obj))
+
+    def delete(self, key: str) -> asyncio.Future[None]:
+        return self._enqueue(key, None)
+
+    def _enqueue(self, key: str, blob: bytes | None) -> asyncio.Future[None]:
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        fut: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("storage is closed")
+            self._pending[key] = blob
+            self._queue.append((key, blob, None if self.buffered else fut))
+            self._lock.notify()
+        if self.buffered:
+            fut.set_result(None)
+        return fut
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._lock:
+                while not self._queue and not self._closed:
+                    self._lock.wait()
+                batch, self._queue = self._queue, []
+                if not batch and self._closed:
+                    return
+            error = self._commit(batch)
+            with self._lock:
+                for key, blob, _ in batch:
+                    if key in self._pending and self._pending[key] is blob:
+                        del self._pending[key]
+            for _, _, fut in batch:
+                if fut is not None and self._loop is not None:
+                    self._loop.call_soon_threadsafe(_resolve, fut, error)
+
+    def _commit(self, batch: list[tuple[str, bytes | None, object]]) -> BaseException | None:
+        db = self._writer_db
+        try:
+            db.execute("BEGIN")
+            for key, blob, _ in batch:
+                if blob is None:
+                    db.execute("DELETE FROM objects WHERE key = ?", (key,))
+                else:
+                    db.execute(
+                        "INSERT OR REPLACE INTO objects (key, h, obj) VALUES (?, ?, ?)",
+                        (key, hash_prefix(key), blob),
+                    )
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            return exc
+        return None
+
+    def scan(self, low: int, high: int) -> Iterator[tuple[str, VersionedObject]]:
+        rows = self._reader.execute(
+            "SELECT key, obj FROM objects WHERE h >= ? AND h < ? ORDER BY key", (low, high)
+        ).fetchall()
+        for key, blob in rows:
+            obj = self.get(key) if key in self._pending else unpack(blob)
+            if obj is not None:
+                yield key, obj
+
+    def count(self) -> int:
+        return int(self._reader.execute("SELECT count(*) FROM objects").fetchone()[0])
+
+    def meta_get(self, name: str) -> str | None:
+        row = self._reader.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
+
+    def meta_set(self, name: str, value: str) -> None:
+        db = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))
+        finally:
+            db.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._lock.notify()
+        self._thread.join()
+        self._reader.close()
+        self._writer_db.close()
+
+
+def _resolve(fut: asyncio.Future[None], error: BaseException | None) -> None:
+    if fut.done():
+        return
+    if error is None:
+        fut.set_result(None)
+    else:
+        fut.set_exception(error)
