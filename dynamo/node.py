@@ -158,7 +158,8 @@ class Node:
         for target in self.replicas_of(msg["key"]):
             try:
                 forwarded = {k: v for k, v in msg.items() if k != "id"}
-                return await self._peer(target, {**forwarded, "forwarded": True})
+                reply = await self._peer(target, {**forwarded, "forwarded": True})
+                return {k: v for k, v in reply.items() if k not in ("id", "ok")}
             except ConnectError as exc:
                 unreachable.append(f"{target}: {exc}")
         raise QuorumError(

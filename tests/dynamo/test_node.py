@@ -1,0 +1,178 @@
+"""The node against real processes on loopback: siblings, quorums under kill -9, durability
+across kill -9 of every node, and bad input that must never kill a node."""
+
+from __future__ import annotations
+
+import itertools
+import socket
+import struct
+import threading
+import time
+
+import msgpack
+import pytest
+
+from dynamo.client import Client
+from dynamo.cluster import LoopbackCluster
+from dynamo.errors import BadRequest, QuorumError
+from dynamo.ring import Ring
+
+pytestmark = pytest.mark.cluster
+counter = itertools.count()
+
+
+def fresh_key(prefix: str = "k") -> str:
+    return f"{prefix}-{time.monotonic_ns()}-{next(counter)}"
+
+
+def replicas(cluster: LoopbackCluster, key: str) -> list[str]:
+    return Ring.balanced(cluster.names).preference_list(key, 3)
+
+
+def test_blind_puts_through_one_node_are_siblings_read_through_another(live) -> None:
+    key = fresh_key()
+    a, b = live.client("n1"), live.client("n2")
+    a.put(key, "apple")
+    a.put(key, "banana")
+    got = b.get(key)
+    assert sorted(got.values) == [b"apple", b"banana"]
+    a.put(key, "apple+banana", got.context)
+    assert b.get(key).values == [b"apple+banana"]
+
+
+def test_two_clients_writing_with_the_same_context_keep_both_writes(live) -> None:
+    key = fresh_key()
+    c1, c2 = live.client("n3"), live.client("n4")
+    ctx = c1.put(key, "base").context
+    c1.put(key, "from-c1", ctx)
+    c2.put(key, "from-c2", ctx)
+    assert sorted(live.client("n5").get(key).values) == [b"from-c1", b"from-c2"]
+
+
+def test_a_delete_with_the_read_context_removes_the_key(live) -> None:
+    key = fresh_key()
+    c = live.client("n1")
+    c.put(key, "doomed")
+    c.delete(key, c.get(key).context)
+    assert c.get(key).values == []
+
+
+def test_one_dead_replica_leaves_reads_and_writes_available_two_do_not(live) -> None:
+    key = fresh_key()
+    owners = replicas(live, key)
+    coordinator = next(n for n in live.names if n not in owners)
+    client = live.client(coordinator, timeout=5.0)
+    client.put(key, "before")
+
+    live.kill(owners[0])
+    assert client.get(key).values == [b"before"]
+    client.put(key, "after-one-kill", client.get(key).context)
+
+    live.kill(owners[1])
+    for attempt in (lambda: client.get(key), lambda: client.put(key, "after-two-kills")):
+        started = time.monotonic()
+        with pytest.raises(QuorumError):
+            attempt()
+        assert time.monotonic() - started < 1.5 + 0.5  # within the node's request timeout
+
+
+def test_every_acknowledged_put_survives_kill_9_of_every_node(live) -> None:
+    acked: dict[str, str] = {}
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def writer(worker: int) -> None:
+        client = live.client(live.names[worker % 5], timeout=2.0)
+        for i in itertools.count():
+            if stop.is_set():
+                return
+            key, value = f"dur-{worker}-{i}", f"v-{worker}-{i}"
+            try:
+                client.put(key, value)
+            except Exception:
+                continue
+            with lock:
+                acked[key] = value
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    time.sleep(2.0)
+    with lock:  # freeze the acknowledged set, then kill while writes are still in flight
+        snapshot = dict(acked)
+        for name in live.names:
+            live.kill(name)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert len(snapshot) > 100
+    live.start()
+    reader = live.client()
+    lost = [k for k, v in snapshot.items() if reader.get(k).values != [v.encode()]]
+    assert lost == []
+
+
+def raw_request(address: str, payload: bytes, *, frame: bytes | None = None) -> dict | None:
+    """Send one frame (or raw bytes) and return the reply, or None if the node closed."""
+    host, port = address.split(":")
+    with socket.create_connection((host, int(port)), timeout=3) as sock:
+        sock.sendall(frame if frame is not None else struct.pack(">I", len(payload)) + payload)
+        try:
+            header = sock.recv(4)
+            if len(header) < 4:
+                return None
+            (length,) = struct.unpack(">I", header)
+            body = b""
+            while len(body) < length:
+                chunk = sock.recv(length - len(body))
+                if not chunk:
+                    return None
+                body += chunk
+            return msgpack.unpackb(body)
+        except ConnectionResetError:
+            return None
+
+
+@pytest.mark.parametrize(
+    ("case", "frame"),
+    [
+        ("malformed msgpack", struct.pack(">I", 3) + b"\xc1\xc1\xc1"),
+        ("frame over the limit", struct.pack(">I", 64 * 1024 * 1024) + b"x" * 1024),
+        ("not a map", struct.pack(">I", 1) + msgpack.packb(7)),
+        ("unknown operation", None),
+        ("wrong-typed field", None),
+        ("value over the limit", None),
+    ],
+)
+def test_bad_input_gets_an_error_and_the_node_keeps_serving(live, case, frame) -> None:
+    address = live.addresses["n2"]
+    bystander = live.client("n2")
+    key = fresh_key()
+    bystander.put(key, "still-here")
+    payloads = {
+        "unknown operation": {"id": 1, "op": "explode", "key": "x"},
+        "wrong-typed field": {"id": 1, "op": "put", "key": 42, "value": b"v"},
+        "value over the limit": {"id": 1, "op": "put", "key": "big", "value": b"x" * (2 << 20)},
+    }
+    if frame is None:
+        reply = raw_request(address, msgpack.packb(payloads[case]))
+    else:
+        reply = raw_request(address, b"", frame=frame)
+    if reply is not None:
+        assert reply["ok"] is False and reply["error"]["code"] == "bad_request"
+    if case in payloads:
+        assert reply is not None and reply["id"] == 1
+    assert live.procs["n2"].poll() is None
+    assert bystander.get(key).values == [b"still-here"]
+
+
+def test_per_request_quorum_out_of_range_is_a_bad_request(live) -> None:
+    with pytest.raises(BadRequest, match="between 1 and n=3"):
+        live.client("n1").get(fresh_key(), r=4)
+
+
+def test_client_fails_over_when_its_first_node_is_unreachable(live) -> None:
+    live.kill("n1")
+    client = Client([live.addresses["n1"], live.addresses["n2"]])
+    key = fresh_key()
+    assert client.put(key, "x").node == live.addresses["n2"]
