@@ -1,0 +1,83 @@
+"""Pairing each invoke with its completion: the calls the other checkers read.
+
+A call is ``(invoke, completion)``; the completion is ``None`` when the history ended
+before it came, which counts as ``info`` (it may or may not have happened), as in
+Jepsen. Convergence samples need no invoke, so they are kept as single ops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from checkers.history import CONVERGENCE, NEMESIS, Op, derived
+
+Call = tuple[Op, Op | None]
+
+PUT_FS = frozenset({"write", "add", "delete"})
+GET_FS = frozenset({"read"})
+
+
+@dataclass(frozen=True)
+class Calls:
+    client: list[Call]
+    nemesis: list[Call]
+    samples: list[Op]
+    end_time: int
+
+
+def outcome(call: Call) -> str:
+    """``ok``, ``fail`` or ``info`` (also for a call the history never completed)."""
+    done = call[1]
+    return "info" if done is None else done["type"]
+
+
+def op_class(f: object) -> str | None:
+    """``put`` for writes of any kind, ``get`` for reads, else None."""
+    if f in PUT_FS:
+        return "put"
+    if f in GET_FS:
+        return "get"
+    return None
+
+
+def calls(history: Sequence[Op]) -> Calls:
+    """The history's calls, built once per ``History``."""
+    return derived(history, "calls", _pair)
+
+
+def _pair(history: Sequence[Op]) -> Calls:
+    client: list[Call] = []
+    nemesis: list[Call] = []
+    samples: list[Op] = []
+    pending: dict[object, tuple[list[Call], int]] = {}
+    for op in history:
+        p = op["process"]
+        if p == CONVERGENCE:
+            if op["type"] != "invoke":
+                samples.append(op)
+            continue
+        if op["type"] == "invoke":
+            into = nemesis if p == NEMESIS else client
+            pending[p] = (into, len(into))
+            into.append((op, None))
+        elif (slot := pending.pop(p, None)) is not None:
+            into, i = slot
+            into[i] = (into[i][0], op)
+    end_time = history[-1]["time"] if history else 0
+    return Calls(client, nemesis, samples, end_time)
+
+
+def final_reads(client: Sequence[Call]) -> dict[object, Call]:
+    """Each key's final read: its last ok read marked ``final``, else its last ok read."""
+    last: dict[object, Call] = {}
+    final: dict[object, Call] = {}
+    for call in client:
+        done = call[1]
+        if done is None or done["type"] != "ok" or call[0]["f"] != "read":
+            continue
+        key = call[0].get("key")
+        last[key] = call
+        if done.get("final") or call[0].get("final"):
+            final[key] = call
+    return {**last, **final}

@@ -1,0 +1,267 @@
+"""Causal durability and sibling handling, register workload.
+
+A version's id is its write's value; a write's ``context`` names the versions it
+supersedes. Version ``u`` is an *ancestor* of ``v`` when ``u`` is in ``v``'s context,
+directly or through the contexts of the versions there. A version named in some
+context was read, so it happened whatever its own write's outcome said.
+
+- **lost**: an ok write ``w`` acknowledged before its key's final read began, where
+  that final read holds neither ``w`` nor any descendant of ``w``, and no ``ok``/``info``
+  delete superseded ``w`` (a tombstone cannot be read back, so a delete is taken at
+  its word). It is named with the fault windows active at its ack.
+- **superseded** (not an anomaly): ok writes gone from the final read, but covered by
+  a descendant there or by a delete.
+- **resurrected**: the final read holds an ancestor of an ok delete acknowledged
+  before it: the tombstone was lost.
+- **phantom**: a read returned a version no one wrote to that key, or one whose write
+  began only after the read had returned.
+- **failed_present**: a read returned a version whose write ended ``fail``.
+- **false conflict**: one read's siblings hold a version and one of its ancestors.
+
+Also measured: siblings per read (max, p99) and the share of reads that saw 1, 2, 3
+and 4+ versions (the Dynamo paper's §6.3 table; reads of an absent key are left out).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from checkers.calls import Call, calls, final_reads, outcome
+from checkers.faults import timeline
+from checkers.history import Op
+from checkers.result import Result, listed, verdict
+from checkers.stats import quantile, ratio
+
+
+@dataclass(frozen=True)
+class CausalRegister:
+    name: str = "register"
+
+    def check(self, history: Sequence[Op], test: Mapping[str, Any]) -> Result:
+        client = calls(history).client
+        writes: dict[Any, Call] = {}
+        deletes: list[Call] = []
+        reads: list[Call] = []
+        for call in client:
+            f = call[0]["f"]
+            if f == "write":
+                writes[call[0]["value"]] = call
+            elif f == "delete":
+                deletes.append(call)
+            elif f == "read" and outcome(call) == "ok":
+                reads.append(call)
+        versions = _Versions(writes)
+        finals = final_reads(reads)
+        durability = _durability(writes, deletes, finals, versions, history)
+        phantoms, failed_present = _strangers(reads, writes)
+        conflicts = _false_conflicts(reads, versions)
+        details: dict[str, Any] = {
+            "writes": len(writes),
+            "acknowledged": sum(1 for c in writes.values() if outcome(c) == "ok"),
+            "deletes": len(deletes),
+            "reads": len(reads),
+            "final_reads": len(finals),
+            **durability,
+            **listed("phantom", phantoms),
+            **listed("failed_present", failed_present),
+            **listed("false_conflicts", conflicts),
+            "siblings": _sibling_counts(reads),
+        }
+        anomalies = (
+            details["lost_count"]
+            + details["resurrected_count"]
+            + len(phantoms)
+            + len(failed_present)
+            + len(conflicts)
+        )
+        return Result(self.name, verdict(anomalies, details["unchecked_count"]), details)
+
+
+class _Versions:
+    """The supersession graph: each version's context, its write's invoke time, and the
+    versions that superseded it (writes not known to have failed)."""
+
+    def __init__(self, writes: Mapping[Any, Call]) -> None:
+        self.context = {v: tuple(inv.get("context") or ()) for v, (inv, _) in writes.items()}
+        self.born = {v: inv["time"] for v, (inv, _) in writes.items()}
+        self.children: dict[Any, list[Any]] = {}
+        for v, call in writes.items():
+            if outcome(call) != "fail":
+                for u in self.context[v]:
+                    self.children.setdefault(u, []).append(v)
+
+    def ancestors(self, roots: Iterable[Any], not_before: int = -1) -> set[Any]:
+        """Versions reachable through contexts from ``roots`` (roots excluded), skipping
+        any whose write began before ``not_before``: an ancestor always began earlier."""
+        return self._reach(roots, self.context, not_before)
+
+    def descendants(self, roots: Iterable[Any]) -> set[Any]:
+        return self._reach(roots, self.children, -1)
+
+    def _reach(
+        self, roots: Iterable[Any], edges: Mapping[Any, Sequence[Any]], not_before: int
+    ) -> set[Any]:
+        out: set[Any] = set()
+        stack = [u for r in roots for u in edges.get(r, ())]
+        while stack:
+            u = stack.pop()
+            if u in out or self.born.get(u, not_before) < not_before:
+                continue
+            out.add(u)
+            stack.extend(edges.get(u, ()))
+        return out
+
+
+def _durability(
+    writes: Mapping[Any, Call],
+    deletes: Sequence[Call],
+    finals: Mapping[object, Call],
+    versions: _Versions,
+    history: Sequence[Op],
+) -> dict[str, Any]:
+    by_key: dict[object, list[Any]] = {}
+    for v, (inv, _) in writes.items():
+        by_key.setdefault(inv.get("key"), []).append(v)
+    deleted: dict[object, list[Call]] = {}
+    for call in deletes:
+        if outcome(call) != "fail":
+            deleted.setdefault(call[0].get("key"), []).append(call)
+
+    when = timeline(history)
+    lost: list[dict[str, Any]] = []
+    superseded: list[Any] = []
+    recovered: list[Any] = []
+    unchecked: list[Any] = []
+    resurrected: list[dict[str, Any]] = []
+    for key, key_versions in by_key.items():
+        final = finals.get(key)
+        held = set(final[1]["value"] or ()) if final and final[1] else set()
+        named = {u for call in deleted.get(key, ()) for u in call[0].get("context") or ()}
+        tombstoned = named | versions.ancestors(named)
+        covered = held | versions.ancestors(held)
+        for v in key_versions:
+            inv, done = writes[v]
+            status = outcome((inv, done))
+            if status == "info" and v in covered:
+                recovered.append(v)
+            if status != "ok" or done is None or v in held:
+                continue
+            if v in covered or v in tombstoned:
+                superseded.append(v)
+            elif final is None or done["time"] > final[0]["time"]:
+                unchecked.append(v)
+            else:
+                windows = [w.name for w in when.active(done["time"])]
+                lost.append(_lost_record(v, key, inv, done, windows, versions))
+        if final is not None:
+            resurrected += _resurrections(key, held, deleted.get(key, ()), final, versions)
+    lost.sort(key=lambda r: r["index"])
+    return {
+        **listed("lost", lost),
+        **listed("superseded", sorted(superseded, key=lambda v: writes[v][0]["index"])),
+        **listed("recovered", sorted(recovered, key=lambda v: writes[v][0]["index"])),
+        **listed("unchecked", sorted(unchecked, key=lambda v: writes[v][0]["index"])),
+        **listed("resurrected", resurrected),
+    }
+
+
+def _lost_record(
+    v: Any, key: object, inv: Op, done: Op, windows: list[str], versions: _Versions
+) -> dict[str, Any]:
+    return {
+        "id": v,
+        "key": key,
+        "index": done["index"],
+        "invoke_time": inv["time"],
+        "ack_time": done["time"],
+        "node": inv.get("node"),
+        "windows": windows,
+        "superseded_by": list(versions.children.get(v, ())),
+    }
+
+
+def _resurrections(
+    key: object, held: set[Any], deletes: Iterable[Call], final: Call, versions: _Versions
+) -> list[dict[str, Any]]:
+    """Ok deletes whose context holds, or descends from, a version the final read holds."""
+    if not held:
+        return []
+    returned = held | versions.descendants(held)
+    out = []
+    for inv, done in deletes:
+        if done is None or done["type"] != "ok" or done["time"] > final[0]["time"]:
+            continue
+        context = set(inv.get("context") or ())
+        if context & returned:
+            back = held & (context | versions.ancestors(context))
+            out.append({"key": key, "delete_index": done["index"], "versions": sorted(back)})
+    return out
+
+
+def _strangers(
+    reads: Sequence[Call], writes: Mapping[Any, Call]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    phantoms: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
+    reported: set[tuple[object, Any]] = set()
+    for inv, done in reads:
+        assert done is not None
+        key = inv.get("key")
+        for v in done["value"] or ():
+            write = writes.get(v)
+            if write is None or write[0].get("key") != key:
+                reason = "never written"
+            elif write[0]["time"] > done["time"]:
+                reason = "written after the read returned"
+            elif outcome(write) == "fail":
+                reason = "failed write"
+            else:
+                continue
+            if (key, v) in reported:
+                continue
+            reported.add((key, v))
+            record = {"id": v, "key": key, "index": done["index"], "reason": reason}
+            (failed if reason == "failed write" else phantoms).append(record)
+    return phantoms, failed
+
+
+def _false_conflicts(reads: Sequence[Call], versions: _Versions) -> list[dict[str, Any]]:
+    out = []
+    for _, done in reads:
+        assert done is not None
+        siblings = done["value"] or ()
+        if len(siblings) < 2:
+            continue
+        present = set(siblings)
+        oldest = min(versions.born.get(v, 0) for v in siblings)
+        pairs = sorted(
+            (v, u) for v in present for u in versions.ancestors((v,), not_before=oldest) & present
+        )
+        if pairs:
+            out.append(
+                {
+                    "key": done.get("key"),
+                    "index": done["index"],
+                    "pairs": [{"version": v, "ancestor": u} for v, u in pairs],
+                }
+            )
+    return out
+
+
+def _sibling_counts(reads: Sequence[Call]) -> dict[str, Any]:
+    counts = sorted(len(done["value"] or ()) for _, done in reads if done is not None)
+    nonempty = [c for c in counts if c > 0]
+    share: dict[str, float | None] = {
+        str(n): ratio(sum(1 for c in nonempty if c == n), len(nonempty)) for n in (1, 2, 3)
+    }
+    share["4+"] = ratio(sum(1 for c in nonempty if c >= 4), len(nonempty))
+    return {
+        "reads": len(counts),
+        "empty": len(counts) - len(nonempty),
+        "max": counts[-1] if counts else None,
+        "p99": quantile(nonempty, 0.99) if nonempty else None,
+        "mean": sum(nonempty) / len(nonempty) if nonempty else None,
+        "share": share,
+    }
