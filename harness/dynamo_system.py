@@ -1,0 +1,206 @@
+"""The reference Dynamo node as a ``System``: deployed from wheels over SSH, run as a daemon.
+
+On each host everything lives in ``/var/lib/dynamo-harness/<cluster>/<node>/``::
+
+    prepare-node.sh   the node-preparation script (also the Vagrant provisioner)
+    dist/             the wheels, and MANIFEST (their hashes: same manifest, no reinstall)
+    venv/             the node's virtualenv, installed from dist/ with --no-index
+    node.json         the node's configuration, as given to ``dynamo node``
+    run-node.sh       starts the node in the foreground; the daemon is ``setsid`` of it
+    node.env          optional ``KEY=value`` lines exported before start (for nemeses:
+                      libfaketime's LD_PRELOAD and offset file, for instance)
+    node.pid  node.log  data/
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import shlex
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from harness.cluster import Cluster
+from harness.remote import Remote, quote_all
+from harness.system import SystemClient
+from harness.wheels import DISTRIBUTION, source_root
+
+log = logging.getLogger(__name__)
+
+PREPARE_SCRIPT = "scripts/prepare-node.sh"
+
+
+@dataclass(frozen=True)
+class DynamoConfig:
+    port: int = 7000
+    n: int = 3
+    r: int = 2
+    w: int = 2
+    mode: str = "siblings"
+    buffered: bool = False
+    start_timeout: float = 30.0
+    install_timeout: float = 600.0
+
+
+class DynamoSystem:
+    name = "dynamo"
+
+    def __init__(self, config: DynamoConfig, wheels: Sequence[Path], manifest: str) -> None:
+        self.config = config
+        self.wheels = list(wheels)
+        self.manifest = manifest
+
+    # where things are
+
+    def endpoint(self, cluster: Cluster, node: str) -> str:
+        return f"{cluster.addresses[node]}:{self.config.port}"
+
+    def _dir(self, cluster: Cluster, node: str) -> str:
+        return cluster.remote_dir(node)
+
+    def log_files(self, cluster: Cluster, node: str) -> list[str]:
+        d = self._dir(cluster, node)
+        return [f"{d}/{f}" for f in ("node.log", "node.json", "run-node.sh", "node.env")]
+
+    # install
+
+    def install(self, cluster: Cluster, node: str) -> None:
+        remote, d = cluster.remote(node), self._dir(cluster, node)
+        t = self.config.install_timeout
+        remote.run(f"mkdir -p {d}/dist && chmod 755 {d}")
+        remote.put(source_root() / PREPARE_SCRIPT, f"{d}/prepare-node.sh")
+        out = remote.run(f"sh {d}/prepare-node.sh", timeout=t).stdout
+        python = out.strip().splitlines()[-1].removeprefix("python=")
+        have = remote.run(f"cat {d}/dist/MANIFEST 2>/dev/null", check=False).stdout
+        if have != self.manifest or not self._venv_ok(remote, d):
+            log.info("%s: installing %d wheels", node, len(self.wheels))
+            remote.run(f"rm -rf {d}/venv {d}/dist && mkdir -p {d}/dist")
+            for w in self.wheels:
+                remote.put(w, f"{d}/dist/{w.name}")
+            extra = "[fast]" if any(w.name.startswith("uvloop-") for w in self.wheels) else ""
+            remote.run(
+                f"{shlex.quote(python)} -m venv {d}/venv && {d}/venv/bin/pip install --quiet "
+                f"--no-index --disable-pip-version-check --find-links {d}/dist "
+                f"'{DISTRIBUTION}{extra}'",
+                timeout=t,
+            )
+            remote.write_file(f"{d}/dist/MANIFEST", self.manifest)
+        self._write_config(cluster, node)
+
+    def _venv_ok(self, remote: Remote, d: str) -> bool:
+        return remote.run(f"test -x {d}/venv/bin/dynamo", check=False).ok
+
+    def _write_config(self, cluster: Cluster, node: str) -> None:
+        remote, d = cluster.remote(node), self._dir(cluster, node)
+        c = self.config
+        seeds = ",".join(f"{n}={self.endpoint(cluster, n)}" for n in cluster.nodes)
+        config = {
+            "name": node,
+            "listen": self.endpoint(cluster, node),
+            "seeds": seeds,
+            "data_dir": f"{d}/data",
+            **asdict(c),
+        }
+        args = [
+            "--name",
+            node,
+            "--listen",
+            config["listen"],
+            "--seeds",
+            seeds,
+            "--data-dir",
+            f"{d}/data",
+            "--n",
+            c.n,
+            "--r",
+            c.r,
+            "--w",
+            c.w,
+            "--mode",
+            c.mode,
+        ]
+        if c.buffered:
+            args.append("--buffered")
+        script = (
+            "#!/bin/sh\n"
+            f"cd {d} || exit 1\n"
+            "echo $$ > node.pid\n"
+            "if [ -f node.env ]; then set -a; . ./node.env; set +a; fi\n"
+            f"exec {d}/venv/bin/dynamo node {quote_all(args)}\n"
+        )
+        remote.run(
+            f"pkill -F {d}/node.pid -KILL 2>/dev/null; rm -rf {d}/data {d}/node.log {d}/node.pid",
+            check=False,
+        )
+        remote.write_file(f"{d}/node.json", json.dumps(config, indent=2) + "\n")
+        remote.write_file(f"{d}/run-node.sh", script, mode=0o755)
+
+    # process control
+
+    def start(self, cluster: Cluster, node: str) -> None:
+        remote, d = cluster.remote(node), self._dir(cluster, node)
+        # setsid -f: the node leaves the SSH session's process group and holds none of its fds.
+        remote.run(
+            f"cd {d} && rm -f node.pid && "
+            f"setsid -f sh {d}/run-node.sh >> {d}/node.log 2>&1 < /dev/null",
+            timeout=15,
+        )
+        self._wait_ready(cluster, node)
+
+    def _wait_ready(self, cluster: Cluster, node: str) -> None:
+        remote, d = cluster.remote(node), self._dir(cluster, node)
+        tries = max(1, int(self.config.start_timeout / 0.5))
+        probe = (
+            f"for i in $(seq {tries}); do "
+            f"  {d}/venv/bin/dynamo status --node {self.endpoint(cluster, node)} >/dev/null 2>&1 "
+            f"    && exit 0; "
+            f"  [ -f {d}/node.pid ] && ! kill -0 $(cat {d}/node.pid) 2>/dev/null && exit 3; "
+            f"  sleep 0.5; "
+            f"done; exit 4"
+        )
+        r = remote.run(probe, timeout=self.config.start_timeout + 30, check=False)
+        if not r.ok:
+            why = (
+                "exited"
+                if r.exit_code == 3
+                else f"did not answer in {self.config.start_timeout:g}s"
+            )
+            tail = remote.run(f"tail -n 30 {d}/node.log", check=False).stdout
+            raise RuntimeError(f"{node}: the node {why}; last log lines:\n{tail}")
+
+    def _signal(self, cluster: Cluster, node: str, sig: str) -> None:
+        d = self._dir(cluster, node)
+        cluster.remote(node).run(f"kill -{sig} $(cat {d}/node.pid)", timeout=15)
+
+    def kill(self, cluster: Cluster, node: str) -> None:
+        self._signal(cluster, node, "KILL")
+
+    def pause(self, cluster: Cluster, node: str) -> None:
+        self._signal(cluster, node, "STOP")
+
+    def resume(self, cluster: Cluster, node: str) -> None:
+        self._signal(cluster, node, "CONT")
+
+    def stop(self, cluster: Cluster, node: str) -> None:
+        d = self._dir(cluster, node)
+        cluster.remote(node).run(
+            f"p=$(cat {d}/node.pid 2>/dev/null) || exit 0; kill -CONT $p; kill -TERM $p; "
+            f"for i in $(seq 50); do kill -0 $p 2>/dev/null || exit 0; sleep 0.2; done; "
+            f"kill -KILL $p",
+            timeout=30,
+            check=False,
+        )
+
+    # clients
+
+    def client(self, address: str, timeout: float) -> SystemClient:
+        from dynamo.client import AsyncClient
+
+        return AsyncClient([address], timeout=timeout)
+
+    def supports_local_reads(self) -> bool:
+        from dynamo.client import AsyncClient
+
+        return "local" in inspect.signature(AsyncClient.get).parameters

@@ -1,0 +1,72 @@
+"""The history recorder: one clock for every worker and the nemesis, one writer.
+
+Ops are appended to ``history.jsonl`` as they happen (one JSON object a line, flushed per
+line), so a crashed or interrupted run keeps everything recorded up to that moment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any
+
+FIELD_ORDER = ("index", "type", "process", "time", "f", "key", "value", "node", "context", "error")
+
+
+class Clock:
+    """Nanoseconds since the test started, from the monotonic clock."""
+
+    def __init__(self) -> None:
+        self.origin = time.monotonic_ns()
+
+    def now(self) -> int:
+        return time.monotonic_ns() - self.origin
+
+
+class HistoryWriter:
+    def __init__(self, path: Path, clock: Clock) -> None:
+        self.path = path
+        self.clock = clock
+        self._file: IO[str] = path.open("a", encoding="utf-8")
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def record(self, type: str, process: int | str, f: str, **fields: Any) -> dict[str, Any]:
+        """Stamp index and time on an op, write it, and return it."""
+        with self._lock:
+            op: dict[str, Any] = {
+                "index": self.count,
+                "type": type,
+                "process": process,
+                "time": self.clock.now(),
+                "f": f,
+            }
+            op.update(fields)
+            ordered = {k: op[k] for k in FIELD_ORDER if k in op}
+            ordered.update((k, v) for k, v in op.items() if k not in ordered)
+            self._file.write(json.dumps(ordered, separators=(",", ":")) + "\n")
+            self._file.flush()
+            self.count += 1
+            return ordered
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._file.closed:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+                self._file.close()
+
+
+def read(path: Path) -> list[dict[str, Any]]:
+    """The ops of a stored history; a torn last line (a crash mid-write) is dropped."""
+    ops = []
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            try:
+                ops.append(json.loads(line))
+            except json.JSONDecodeError:
+                break
+    return ops

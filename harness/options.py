@@ -1,0 +1,174 @@
+"""Every option of a test, defined once.
+
+``TestOptions`` is the one definition: the CLI builds its flags from the fields' metadata,
+``test.json`` stores ``asdict(options)``, and reports read them back with ``from_json``.
+Add an option here and it exists everywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+WORKLOADS = ("set", "register", "kv")
+PROVIDERS = ("local", "ssh", "vagrant")
+PROGRESS = ("auto", "live", "plain", "none")
+
+
+def opt(default: Any, help: str, group: str = "test", **argparse_kw: Any) -> Any:
+    return field(default=default, metadata={"help": help, "group": group, **argparse_kw})
+
+
+@dataclass
+class TestOptions:
+    # the test
+    workload: str = opt("set", "what the clients do", choices=WORKLOADS)
+    nemesis: str = opt("none", "which faults to inject ('none' for a fault-free run)")
+    time_limit: float = opt(20.0, "seconds of workload before healing and final reads")
+    rate: float = opt(200.0, "target ops/s over all workers; 0 for as fast as the nodes go")
+    concurrency: int = opt(10, "client workers, bound to nodes round-robin")
+    keys: int | None = opt(None, "how many keys (default: set 5, register 50, kv 1000)")
+    seed: int | None = opt(None, "seed of every random choice (default: a fresh one, recorded)")
+    op_timeout: float = opt(5.0, "client timeout per request, seconds")
+    nemesis_interval: float = opt(10.0, "seconds between nemesis operations")
+    settle: float = opt(5.0, "seconds to wait after healing before the final reads")
+    final_reads: bool = opt(
+        True, "read every key from every node after healing", action=argparse.BooleanOptionalAction
+    )
+    name: str | None = opt(None, "test name in the store (default: <workload>-<nemesis>)")
+    store: str = opt("store", "directory of stored runs")
+    expect: tuple[str, ...] = opt(
+        (), "a bound the results must meet, e.g. 'lost<=0' (repeatable)", action="append"
+    )
+    progress: str = opt(
+        "auto", "live display on a terminal, plain lines otherwise", choices=PROGRESS
+    )
+    # where it runs
+    provider: str = opt("local", "where the hosts come from", "cluster", choices=PROVIDERS)
+    cluster: str = opt(
+        "default", "cluster name: namespaces dh-<name>-*, remote dir name", "cluster"
+    )
+    node_count: int = opt(5, "hosts of the local provider", "cluster")
+    subnet: str = opt("10.77.0.0/24", "the local cluster's private subnet", "cluster")
+    nodes: str | None = opt(
+        None, "ssh provider: host1,host2,… (n1, n2, … in that order)", "cluster"
+    )
+    nodes_file: str | None = opt(None, "ssh provider: a file with one host a line", "cluster")
+    ssh_user: str = opt("root", "SSH login user", "ssh")
+    ssh_key: str | None = opt(None, "SSH private key file", "ssh")
+    ssh_port: int = opt(22, "SSH port", "ssh")
+    ssh_known_hosts: str | None = opt(
+        None, "known_hosts file; without it host keys are accepted", "ssh"
+    )
+    connect_timeout: float = opt(10.0, "seconds to open an SSH connection", "ssh")
+    command_timeout: float = opt(120.0, "seconds a remote command may take", "ssh")
+    vagrant_dir: str = opt("vagrant", "vagrant provider: directory of the Vagrantfile", "ssh")
+    # the node
+    n: int = opt(3, "replicas per key (N)", "node")
+    r: int = opt(2, "read quorum (R)", "node")
+    w: int = opt(2, "write quorum (W)", "node")
+    mode: str = opt(
+        "siblings", "how the node resolves concurrent writes", "node", choices=("siblings", "lww")
+    )
+    buffered: bool = opt(False, "acknowledge puts before fsync", "node", action="store_true")
+    port: int = opt(7000, "node port", "node")
+
+    def test_name(self) -> str:
+        return self.name or f"{self.workload}-{self.nemesis}"
+
+    def with_seed(self) -> TestOptions:
+        """These options with the seed fixed (a fresh one when none was given)."""
+        if self.seed is not None:
+            return self
+        return dataclasses.replace(self, seed=random.SystemRandom().randrange(2**32))
+
+    def validate(self) -> None:
+        """Raise ValueError on options that cannot make a test."""
+        problems = []
+        for name in (
+            "time_limit",
+            "op_timeout",
+            "nemesis_interval",
+            "connect_timeout",
+            "command_timeout",
+        ):
+            if getattr(self, name) <= 0:
+                problems.append(f"--{flag(name)} must be > 0")
+        if self.rate < 0 or self.settle < 0:
+            problems.append("--rate and --settle must be >= 0")
+        if self.concurrency < 1:
+            problems.append("--concurrency must be >= 1")
+        if self.keys is not None and self.keys < 1:
+            problems.append("--keys must be >= 1")
+        if not (1 <= self.r <= self.n and 1 <= self.w <= self.n):
+            problems.append("need 1 <= R <= N and 1 <= W <= N")
+        if self.provider == "local" and self.n > self.node_count:
+            problems.append(f"N={self.n} needs at least {self.n} hosts, not {self.node_count}")
+        if self.provider == "ssh" and not (self.nodes or self.nodes_file):
+            problems.append("--provider ssh needs --nodes or --nodes-file")
+        if self.provider != "ssh" and (self.nodes or self.nodes_file):
+            problems.append("--nodes/--nodes-file go with --provider ssh")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TestOptions:
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["expect"] = tuple(values.get("expect", ()))
+        return cls(**values)
+
+    @classmethod
+    def load(cls, test_json: Path) -> TestOptions:
+        return cls.from_json(json.loads(test_json.read_text())["options"])
+
+
+def flag(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def add_arguments(parser: argparse.ArgumentParser, only: tuple[str, ...] | None = None) -> None:
+    """Add a flag for every field of ``TestOptions`` (or the fields named in ``only``)."""
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for f in dataclasses.fields(TestOptions):
+        if only is not None and f.name not in only:
+            continue
+        meta = dict(f.metadata)
+        group_name = meta.pop("group")
+        group = groups.get(group_name)
+        if group is None:
+            group = groups[group_name] = parser.add_argument_group(f"{group_name} options")
+        kw: dict[str, Any] = {"dest": f.name, **meta}
+        default = f.default if f.default is not dataclasses.MISSING else None
+        kw.setdefault("default", None if kw.get("action") == "append" else default)
+        if "action" not in kw:
+            kw["type"] = _scalar_type(f.type)
+            kw["metavar"] = f.name.upper() if "choices" not in kw else None
+        if default not in (None, (), False, True):
+            kw["help"] = f"{kw['help']} (default: {default})"
+        group.add_argument(f"--{flag(f.name)}", **kw)
+
+
+def _scalar_type(annotation: object) -> type:
+    text = str(annotation)
+    if text.startswith("int"):
+        return int
+    if text.startswith("float"):
+        return float
+    return str
+
+
+def from_namespace(ns: argparse.Namespace) -> TestOptions:
+    values = {
+        f.name: getattr(ns, f.name) for f in dataclasses.fields(TestOptions) if hasattr(ns, f.name)
+    }
+    values["expect"] = tuple(values.get("expect") or ())
+    return TestOptions(**values)

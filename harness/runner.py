@@ -1,0 +1,306 @@
+"""The runner: client workers and the nemesis on one clock, then heal, settle and final reads.
+
+It knows nodes only as endpoints and a client factory, so the same loop runs against a
+deployed cluster, a loopback cluster (``bench/``) or anything with the client calls.
+
+Phases: ``workload`` (``--time-limit`` seconds of ops at ``--rate``; the nemesis acts every
+``--nemesis-interval``), ``heal`` (the nemesis's heal ops, then its teardown — always),
+``settle`` (``--settle`` seconds for hinted handoff and anti-entropy), ``final reads`` (every
+final key from every node, ops marked ``final``), ``convergence`` (each node's own replica,
+when the system can read one alone). Ctrl-C or SIGTERM ends the current phase at once,
+records what was in flight as ``info``, heals, and skips the reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.faults import Nemesis, NemesisContext
+from harness.history import HistoryWriter
+from harness.options import TestOptions
+from harness.progress import Progress
+from workloads.base import Op, WorkerState, Workload, failed
+
+log = logging.getLogger(__name__)
+
+ClientFactory = Callable[[str, float], Any]
+INTERRUPT_GRACE = 1.0
+
+
+@dataclass
+class Tally:
+    """Live counts for progress lines and the run's summary."""
+
+    invoked: int = 0
+    ok: int = 0
+    fail: int = 0
+    info: int = 0
+    phase: str = "starting"
+    fault: str = "none"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def count(self, type_: str) -> None:
+        setattr(self, type_, getattr(self, type_) + 1)
+
+
+@dataclass
+class Outcome:
+    interrupted: bool
+    tally: Tally
+    ops: int
+
+
+class Runner:
+    def __init__(
+        self,
+        options: TestOptions,
+        history: HistoryWriter,
+        workload: Workload,
+        endpoints: dict[str, str],
+        client_factory: ClientFactory,
+        nemesis: Nemesis,
+        nemesis_context: NemesisContext | None = None,
+        *,
+        progress: Progress | None = None,
+        local_reads: bool = False,
+    ) -> None:
+        self.o = options
+        self.history = history
+        self.workload = workload
+        self.endpoints = endpoints
+        self.nodes = list(endpoints)
+        self.make_client = client_factory
+        self.nemesis = nemesis
+        self.nemesis_context = nemesis_context
+        self.progress = progress
+        self.local_reads = local_reads
+        self.tally = Tally()
+        self.interrupted = False
+        self._stop = asyncio.Event()
+        self._interrupt = asyncio.Event()
+        self._next_process = options.concurrency
+
+    # the whole run
+
+    async def run(self) -> Outcome:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+        reporter = asyncio.create_task(self._report())
+        try:
+            nemesis_ready = False
+            try:
+                if self.nemesis_context is not None:
+                    await asyncio.to_thread(self.nemesis.setup, self.nemesis_context)
+                nemesis_ready = True
+                await self._workload_phase()
+                self.tally.phase = "heal"
+                for op in self.nemesis.heal_ops():
+                    await self._nemesis_op(op)
+            finally:
+                if nemesis_ready or self.nemesis_context is not None:
+                    await asyncio.to_thread(self.nemesis.teardown)
+                self.tally.fault = "none"
+            if not self.interrupted:
+                await self._after_heal()
+        finally:
+            reporter.cancel()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            self._show()
+        return Outcome(self.interrupted, self.tally, self.history.count)
+
+    def _on_signal(self, sig: int) -> None:
+        log.warning("%s: stopping the run", signal.Signals(sig).name)
+        self.interrupted = True
+        self._interrupt.set()
+        self._stop.set()
+
+    async def _after_heal(self) -> None:
+        if self.o.settle > 0:
+            self.tally.phase = "settle"
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._interrupt.wait(), self.o.settle)
+        if self.o.final_reads and not self.interrupted:
+            self.tally.phase = "final reads"
+            await self._until_interrupted(self._final_reads())
+        if self.local_reads and not self.interrupted:
+            self.tally.phase = "convergence"
+            await self._until_interrupted(self._convergence_reads())
+        self.tally.phase = "done"
+
+    async def _until_interrupted(self, work: Any) -> None:
+        task = asyncio.ensure_future(work)
+        stop = asyncio.ensure_future(self._interrupt.wait())
+        await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if not task.done():
+            await asyncio.sleep(INTERRUPT_GRACE)
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    # workload phase
+
+    async def _workload_phase(self) -> None:
+        self.tally.phase = "workload"
+        workers = [asyncio.create_task(self._worker(i)) for i in range(self.o.concurrency)]
+        nemesis = asyncio.create_task(self._nemesis_loop())
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), self.o.time_limit)
+        self._stop.set()
+        grace = INTERRUPT_GRACE if self.interrupted else self.o.op_timeout + 2
+        _done, pending = await asyncio.wait([*workers, nemesis], timeout=grace)
+        for t in pending:
+            t.cancel()
+        results = await asyncio.gather(*workers, nemesis, return_exceptions=True)
+        for r in results:
+            if isinstance(r, Exception):
+                raise r
+
+    def _fresh_process(self) -> int:
+        p = self._next_process
+        self._next_process += 1
+        return p
+
+    async def _worker(self, worker: int) -> None:
+        node = self.nodes[worker % len(self.nodes)]
+        client = self.make_client(self.endpoints[node], self.o.op_timeout)
+        rng = random.Random(f"{self.o.seed}/{worker}")
+        state = WorkerState()
+        process = worker
+        stagger = 2 * self.o.concurrency / self.o.rate if self.o.rate > 0 else 0.0
+        try:
+            while not self._stop.is_set():
+                if stagger:
+                    await asyncio.sleep(rng.uniform(0, stagger))
+                    if self._stop.is_set():
+                        break
+                else:
+                    await asyncio.sleep(0)
+                op = self.workload.next_op(rng, state)
+                done = await self._perform(client, process, node, op, state)
+                if done["type"] == "info":
+                    process = self._fresh_process()
+        finally:
+            with contextlib.suppress(Exception):
+                await client.close()
+
+    async def _perform(
+        self, client: Any, process: int, node: str, op: Op, state: WorkerState
+    ) -> dict[str, Any]:
+        """Invoke ``op`` through ``client``, recording the invocation and its completion."""
+        f = op["f"]
+        fields = {k: v for k, v in op.items() if k != "f"}
+        fields["node"] = node
+        self.history.record("invoke", process, f, **fields)
+        self.tally.invoked += 1
+        try:
+            result = await asyncio.wait_for(
+                self.workload.invoke(client, op, state), self.o.op_timeout * 3
+            )
+        except asyncio.CancelledError:
+            self.history.record("info", process, f, **fields, error="interrupted")
+            self.tally.count("info")
+            raise
+        except Exception as e:  # a bug in a workload must not stop the run: unknown outcome
+            result = failed(e)
+        completion = {**fields, **{k: v for k, v in result.items() if k != "type"}}
+        done = self.history.record(result["type"], process, f, **completion)
+        self.tally.count(result["type"])
+        return done
+
+    # nemesis
+
+    async def _nemesis_loop(self) -> None:
+        rng = random.Random(f"{self.o.seed}/nemesis")
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.o.nemesis_interval)
+            if self._stop.is_set():
+                return
+            op = self.nemesis.next_op(rng)
+            if op is not None:
+                await self._nemesis_op(op)
+
+    async def _nemesis_op(self, op: Op) -> None:
+        f = op["f"]
+        self.history.record("info", "nemesis", f, value=op.get("value"))
+        self.tally.fault = f
+        try:
+            done = await asyncio.to_thread(self.nemesis.invoke, op)
+            self.history.record("info", "nemesis", f, value=done.get("value"))
+        except Exception as e:
+            log.exception("nemesis %s failed", f)
+            self.history.record(
+                "info", "nemesis", f, value=op.get("value"), error=f"{type(e).__name__}: {e}"
+            )
+
+    # after the heal
+
+    async def _final_reads(self) -> None:
+        keys = self.workload.final_keys()
+        await asyncio.gather(*(self._read_all(node, keys) for node in self.nodes))
+
+    async def _read_all(self, node: str, keys: Sequence[str]) -> None:
+        client = self.make_client(self.endpoints[node], self.o.op_timeout)
+        process = self._fresh_process()
+        state = WorkerState()
+        try:
+            for key in keys:
+                done = await self._perform(
+                    client, process, node, self.workload.final_read(key), state
+                )
+                if done["type"] == "info":
+                    process = self._fresh_process()
+        finally:
+            with contextlib.suppress(Exception):
+                await client.close()
+
+    async def _convergence_reads(self) -> None:
+        """Each node's own replica of every final key: did anti-entropy converge them?"""
+        keys = self.workload.final_keys()
+        for node in self.nodes:
+            client = self.make_client(self.endpoints[node], self.o.op_timeout)
+            try:
+                for key in keys:
+                    self.history.record(
+                        "invoke", "convergence", "read-local", key=key, value=None, node=node
+                    )
+                    try:
+                        got = await client.get(key, local=True)
+                        values = sorted(v.decode(errors="replace") for v in got.values)
+                        self.history.record(
+                            "ok", "convergence", "read-local", key=key, value=values, node=node
+                        )
+                    except Exception as e:
+                        self.history.record(
+                            failed(e)["type"],
+                            "convergence",
+                            "read-local",
+                            key=key,
+                            value=None,
+                            node=node,
+                            error=failed(e)["error"],
+                        )
+            finally:
+                with contextlib.suppress(Exception):
+                    await client.close()
+
+    # progress
+
+    async def _report(self) -> None:
+        while True:
+            self._show()
+            await asyncio.sleep(0.5)
+
+    def _show(self) -> None:
+        if self.progress is not None:
+            self.progress.update(self.tally)
