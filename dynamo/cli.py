@@ -45,6 +45,18 @@ def _node_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--partitions", type=int, default=64, help="Q, a power of two (default 64)")
     p.add_argument("--request-timeout", type=float, default=2.0, help="seconds (default 2)")
+    p.add_argument(
+        "--strict-quorum",
+        action="store_true",
+        help="ask only a key's N owners (no sloppy quorum, no fallbacks or hints)",
+    )
+    p.add_argument("--gossip-interval", type=float, default=1.0, help="seconds (default 1)")
+    p.add_argument(
+        "--anti-entropy-interval",
+        type=float,
+        default=1.0,
+        help="seconds between Merkle exchanges of one partition (0 disables; default 1)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,6 +132,9 @@ def _config(args: argparse.Namespace, **kw: Any) -> NodeConfig:
         buffered=args.buffered,
         partitions=args.partitions,
         request_timeout=args.request_timeout,
+        sloppy=not args.strict_quorum,
+        gossip_interval=args.gossip_interval,
+        anti_entropy_interval=args.anti_entropy_interval,
         **kw,
     )
 
@@ -152,7 +167,10 @@ def run_cluster(args: argparse.Namespace) -> int:
     node_args = [
         *("--n", str(args.n), "--r", str(args.r), "--w", str(args.w), "--mode", args.mode),
         *("--partitions", str(args.partitions), "--request-timeout", str(args.request_timeout)),
+        *("--gossip-interval", str(args.gossip_interval)),
+        *("--anti-entropy-interval", str(args.anti_entropy_interval)),
         *(["--buffered"] if args.buffered else []),
+        *(["--strict-quorum"] if args.strict_quorum else []),
     ]
     cluster = LoopbackCluster(data_dir, args.nodes, base_port=args.base_port, node_args=node_args)
     _config(args, name="n1", listen=cluster.addresses["n1"], seeds=cluster.addresses)  # validate

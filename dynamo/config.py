@@ -34,6 +34,14 @@ class NodeConfig:
     max_frame: int = DEFAULT_MAX_FRAME
     max_value: int = DEFAULT_MAX_VALUE
     advertise: str | None = None
+    sloppy: bool = True
+    """Sloppy quorum (fallbacks with hints); False asks the N owners only (strict quorum)."""
+    gossip_interval: float = 1.0
+    """Seconds between gossip rounds with a random peer (and probes of down peers)."""
+    handoff_interval: float = 1.0
+    """Seconds between hinted hand-off rounds."""
+    anti_entropy_interval: float = 1.0
+    """Seconds between Merkle exchanges of one partition with its replicas; 0 disables."""
 
     def __post_init__(self) -> None:
         split_address(self.listen)

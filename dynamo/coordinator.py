@@ -1,17 +1,22 @@
 """Get and put as state machines a reader can follow top to bottom.
 
-get: ask the key's N replicas → wait for R answers → merge them → answer.
-put: stamp the new version on the coordinator's local copy → write it to N replicas →
+get: ask the first N healthy nodes of the key's preference list → wait for R answers →
+merge them → answer → then, in the background, wait for the rest and repair every replica
+that answered stale or not at all (read repair).
+
+put: stamp the new version on the coordinator's local copy → write it to the first N healthy
+nodes, each fallback carrying a hint naming the owner it stands in for (sloppy quorum) →
 wait for W durable acknowledgements (the local one counts) → answer.
 
-The coordinator of a put is always one of the key's replicas (the node forwards a put it
-receives for a key it does not replicate), because a DVV dot is only safe when minted
-against the coordinator's own copy of the key (see ``dynamo.versions``).
+The coordinator of a put is always one of the nodes it writes to (the node forwards a put it
+would not store itself), because a DVV dot is only safe when minted against the
+coordinator's own copy of the key (see ``dynamo.versions``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Mapping
 from functools import reduce
@@ -21,6 +26,8 @@ from dynamo.errors import DynamoError, QuorumError
 from dynamo.versions import VersionedObject, merge, update
 
 T = TypeVar("T")
+Plan = list[tuple[str, str | None]]
+"""The nodes a request goes to, each with the owner it stands in for (None: it is an owner)."""
 
 
 class Replicas(Protocol):
@@ -29,60 +36,104 @@ class Replicas(Protocol):
     name: str
     lww: bool
     request_timeout: float
+    stats: dict[str, int]
 
-    def replicas_of(self, key: str) -> list[str]: ...
+    def plan(self, key: str) -> Plan: ...
 
     async def replica_get(self, target: str, key: str) -> VersionedObject: ...
 
-    async def replica_put(self, target: str, key: str, obj: VersionedObject) -> None: ...
+    async def replica_put(
+        self, target: str, key: str, obj: VersionedObject, hint: str | None = None
+    ) -> None: ...
 
     def local_object(self, key: str) -> VersionedObject: ...
 
     def actor_for(self, obj: VersionedObject) -> str: ...
 
-    def store_local(self, key: str, obj: VersionedObject) -> asyncio.Future[None]: ...
+    def store_local(
+        self, key: str, obj: VersionedObject, hint: str | None = None
+    ) -> asyncio.Future[None]: ...
+
+    def spawn(self, coro: Awaitable[None]) -> None: ...
 
 
 async def get(node: Replicas, key: str, r: int) -> VersionedObject:
-    targets = node.replicas_of(key)
-    calls = {t: node.replica_get(t, key) for t in targets}
-    answers = await quorum(calls, r, node.request_timeout, what=f"read of {key!r}", definite=True)
-    return reduce(lambda a, b: merge(a, b, lww=node.lww), answers.values())
+    plan = node.plan(key)
+    tasks = start({target: node.replica_get(target, key) for target, _ in plan})
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + node.request_timeout
+    answers = await quorum(tasks, r, deadline, what=f"read of {key!r}", definite=True)
+    merged = reduce(lambda a, b: merge(a, b, lww=node.lww), answers.values())
+    node.spawn(read_repair(node, key, plan, tasks, deadline))
+    return merged
+
+
+async def read_repair(
+    node: Replicas, key: str, plan: Plan, tasks: dict[asyncio.Task[T], str], deadline: float
+) -> None:
+    """Once every replica answered or the deadline passed, write the merge of all answers to
+    each replica that did not hold exactly it."""
+    pending = [t for t in tasks if not t.done()]
+    if pending:
+        await asyncio.wait(pending, timeout=max(0.0, deadline - asyncio.get_running_loop().time()))
+    answers: dict[str, VersionedObject] = {
+        tasks[t]: t.result() for t in tasks if t.done() and not t.cancelled() and not t.exception()
+    }  # type: ignore[misc]
+    if not answers:
+        return
+    final = reduce(lambda a, b: merge(a, b, lww=node.lww), answers.values())
+    hints = dict(plan)
+    for target in tasks.values():
+        held = answers.get(target)
+        if held is not None and held.siblings == final.siblings and held.vv == final.vv:
+            continue
+        node.stats["read_repairs"] = node.stats.get("read_repairs", 0) + 1
+        with contextlib.suppress(DynamoError):  # anti-entropy covers what this could not
+            await node.replica_put(target, key, final, hints.get(target))
 
 
 async def put(
     node: Replicas, key: str, value: bytes | None, context: Mapping[str, int], w: int
 ) -> VersionedObject:
+    plan = dict(node.plan(key))
     local = node.local_object(key)
     actor = node.actor_for(local)
     new = update(local, context, actor, value, time.time(), lww=node.lww)
-    calls: dict[str, Awaitable[None]] = {node.name: node.store_local(key, new)}
+    calls: dict[str, Awaitable[None]] = {node.name: node.store_local(key, new, plan.get(node.name))}
     view = new.replica_view()
-    for target in node.replicas_of(key):
+    for target, hint in plan.items():
         if target != node.name:
-            calls[target] = node.replica_put(target, key, view)
-    await quorum(calls, w, node.request_timeout, what=f"write of {key!r}", definite=False)
+            calls[target] = node.replica_put(target, key, view, hint)
+    deadline = asyncio.get_running_loop().time() + node.request_timeout
+    await quorum(start(calls), w, deadline, what=f"write of {key!r}", definite=False)
     return new
 
 
+def start(calls: Mapping[str, Awaitable[T]]) -> dict[asyncio.Task[T], str]:
+    """Start every call at once; their exceptions are read by whoever looks, never logged."""
+    tasks = {asyncio.ensure_future(call): name for name, call in calls.items()}
+    for task in tasks:
+        task.add_done_callback(_retrieve)
+    return tasks  # type: ignore[return-value]
+
+
 async def quorum(
-    calls: Mapping[str, Awaitable[T]],
+    tasks: dict[asyncio.Task[T], str],
     needed: int,
-    timeout: float,
+    deadline: float,
     *,
     what: str,
     definite: bool,
 ) -> dict[str, T]:
-    """Run ``calls`` at once and return as soon as ``needed`` of them succeeded. Fails fast
-    once too many have failed; the calls still running go on in the background."""
+    """Return as soon as ``needed`` tasks succeeded; fail fast once too many have failed.
+    The tasks still running go on in the background."""
     loop = asyncio.get_running_loop()
-    tasks = {asyncio.ensure_future(call): name for name, call in calls.items()}
-    for task in tasks:
-        task.add_done_callback(_retrieve)
     answers: dict[str, T] = {}
     errors: dict[str, str] = {}
     pending = set(tasks)
-    deadline = loop.time() + timeout
+    for task in [t for t in tasks if t.done()]:
+        pending.discard(task)
+        _collect(task, tasks, answers, errors)
     while len(answers) < needed and len(answers) + len(pending) >= needed:
         remaining = deadline - loop.time()
         if remaining <= 0:
@@ -91,11 +142,7 @@ async def quorum(
             pending, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
         )
         for task in done:
-            exc = task.exception()
-            if exc is None:
-                answers[tasks[task]] = task.result()
-            else:
-                errors[tasks[task]] = _reason(exc)
+            _collect(task, tasks, answers, errors)
     if len(answers) >= needed:
         return answers
     for task in pending:
@@ -107,8 +154,17 @@ async def quorum(
     )
 
 
-def _reason(exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, DynamoError) else f"{type(exc).__name__}: {exc}"
+def _collect(
+    task: asyncio.Task[T],
+    names: dict[asyncio.Task[T], str],
+    answers: dict[str, T],
+    errors: dict[str, str],
+) -> None:
+    exc = task.exception()
+    if exc is None:
+        answers[names[task]] = task.result()
+    else:
+        errors[names[task]] = str(exc) if isinstance(exc, DynamoError) else repr(exc)
 
 
 def _retrieve(task: asyncio.Future[object]) -> None:

@@ -1,5 +1,7 @@
 """The node process: accepts requests on one port, coordinates gets and puts, serves as a
-replica for its peers, and keeps its data durable."""
+replica for its peers, keeps its data durable, and runs the background work that makes it
+Dynamo: gossip (``dynamo.gossip``), hinted and ownership hand-off (``dynamo.handoff``) and
+Merkle anti-entropy (``dynamo.entropy``)."""
 
 from __future__ import annotations
 
@@ -9,12 +11,22 @@ import os
 import secrets
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from dynamo import coordinator
+from dynamo import coordinator, entropy, gossip, handoff
 from dynamo.config import NodeConfig
 from dynamo.connection import Pool, split_address
-from dynamo.errors import BadRequest, ConnectError, DynamoError, QuorumError, RemoteError
+from dynamo.errors import (
+    BadRequest,
+    ConnectError,
+    DynamoError,
+    QuorumError,
+    RemoteError,
+    RequestTimeout,
+)
+from dynamo.membership import ClusterState, Health, Member
+from dynamo.merkle import Tree
 from dynamo.protocol import FrameProtocol, Message, validate
 from dynamo.ring import Ring
 from dynamo.storage import MemoryStorage, SqliteStorage, Storage
@@ -38,22 +50,27 @@ class Node:
         self.name = config.name
         self.lww = config.mode == "lww"
         self.request_timeout = config.request_timeout
-        self.members = config.members
-        self.ring = Ring.balanced(self.members, config.partitions)
         self.storage: Storage = (
             SqliteStorage(config.data_dir / "data.sqlite", buffered=config.buffered)
             if config.data_dir is not None
             else MemoryStorage()
         )
         self.pool = Pool(connect_timeout=config.connect_timeout, max_frame=config.max_frame)
+        self.health = Health()
         self.incarnation = self._incarnation()
+        self.state = self._initial_state()
         self._actor_seq, self._actor_lease = 0, 0
         self.started = time.time()
         self.stats: dict[str, int] = {}
+        self.trees: dict[int, Tree] = {}
+        """Merkle trees of partitions, dropped when a key of theirs changes."""
+        self.transfers: dict[int, list[str]] = {}
+        """Partitions whose data must still be pushed to new replicas after a ring change."""
         self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._inflight = 0
 
-    # --- identity -------------------------------------------------------------------------
+    # --- identity and membership -----------------------------------------------------------
 
     def _incarnation(self) -> str:
         """A random id made when the data directory is first used: a node whose disk was
@@ -63,6 +80,57 @@ class Node:
             value = secrets.token_hex(3)
             self.storage.meta_set("incarnation", value)
         return value
+
+    def _initial_state(self) -> ClusterState:
+        """The last state this node saw (after a restart), else the seeds' ring if the node is
+        one of them, else no ring: an outsider learns it by gossip and joins on request."""
+        saved = self.storage.meta_get("cluster_state")
+        if saved is not None:
+            state = ClusterState.loads(saved)
+            mine = state.members.get(self.name)
+            if mine is not None and mine.address != self.config.address:
+                state.set_member(self.name, self.config.address, mine.status)
+            return state
+        if self.name in self.config.seeds or not self.config.seeds:
+            return ClusterState.bootstrap(self.config.members, self.config.partitions)
+        members = {n: Member(a) for n, a in self.config.seeds.items()}
+        members[self.name] = Member(self.config.address, "joining")
+        return ClusterState(members)
+
+    @property
+    def ring(self) -> Ring:
+        if self.state.ring is None:
+            raise QuorumError(f"{self.name} has not joined a ring yet", definite=True)
+        return self.state.ring
+
+    @property
+    def members(self) -> dict[str, str]:
+        return self.state.addresses()
+
+    def absorb(self, other: ClusterState) -> None:
+        """Merge a gossiped state; persist it and start hand-offs if the ring moved."""
+        before = self.state.dumps()
+        old_ring = self.state.ring
+        ring_changed = self.state.merge(other)
+        mine = self.state.members.get(self.name)
+        if mine is not None and mine.address != self.config.address:
+            self.state.set_member(self.name, self.config.address, mine.status)
+        if self.state.dumps() != before:
+            self.storage.meta_set("cluster_state", self.state.dumps())
+        if ring_changed and self.state.ring is not None:
+            log.info("ring v%d adopted", self.state.ring_version)
+            handoff.plan_transfers(self, old_ring, self.state.ring)
+
+    def change_ring(self, ring: Ring, status: str) -> None:
+        """Adopt a ring this node computed (join or leave) and tell every member at once."""
+        old_ring = self.state.ring
+        self.state.set_member(self.name, self.config.address, status)  # type: ignore[arg-type]
+        self.state.set_ring(ring)
+        self.storage.meta_set("cluster_state", self.state.dumps())
+        handoff.plan_transfers(self, old_ring, ring)
+        self.spawn(gossip.broadcast(self))
+
+    # --- versions --------------------------------------------------------------------------
 
     def actor_for(self, obj: VersionedObject) -> str:
         if obj.actor is not None:
@@ -75,51 +143,85 @@ class Node:
         self._actor_seq += 1
         return f"{self.name}.{self.incarnation}.{self._actor_seq}"
 
-    # --- the replica side ------------------------------------------------------------------
+    # --- routing ---------------------------------------------------------------------------
 
     def replicas_of(self, key: str) -> list[str]:
         return self.ring.preference_list(key, self.config.n)
 
+    def plan(self, key: str) -> coordinator.Plan:
+        """Sloppy quorum: the first N healthy nodes of the key's extended preference list; a
+        fallback carries a hint naming the owner it stands in for."""
+        prefs = self.ring.preference_list(key)
+        owners = prefs[: self.config.n]
+        if not self.config.sloppy:
+            return [(o, None) for o in owners]
+        chosen = [p for p in prefs if p == self.name or self.health.is_up(p)][: self.config.n]
+        fallbacks = [c for c in chosen if c not in owners]
+        hints = dict(zip(fallbacks, [o for o in owners if o not in chosen], strict=False))
+        return [(c, hints.get(c)) for c in chosen]
+
+    # --- the replica side ------------------------------------------------------------------
+
     def local_object(self, key: str) -> VersionedObject:
         return self.storage.get(key) or VersionedObject()
 
-    def store_local(self, key: str, obj: VersionedObject) -> asyncio.Future[None]:
-        return self.storage.put(key, obj)
+    def store_local(
+        self, key: str, obj: VersionedObject, hint: str | None = None
+    ) -> asyncio.Future[None]:
+        self.trees.pop(self.ring.partition_of(key), None)
+        return self.storage.put(key, obj, hint)
 
-    def apply_replica(self, key: str, incoming: VersionedObject) -> asyncio.Future[None]:
+    def apply_replica(
+        self, key: str, incoming: VersionedObject, hint: str | None = None
+    ) -> asyncio.Future[None]:
         """Merge a peer's copy into ours and write it (read, merge and enqueue with no await
         between them, so concurrent writes to the key cannot interleave)."""
         local = self.local_object(key)
         merged = merge(local, incoming, lww=self.lww)
         merged.actor = local.actor
-        return self.storage.put(key, merged)
+        return self.store_local(key, merged, hint)
+
+    def drop_local(self, key: str) -> asyncio.Future[None]:
+        self.trees.pop(self.ring.partition_of(key), None)
+        return self.storage.delete(key)
 
     async def replica_get(self, target: str, key: str) -> VersionedObject:
         if target == self.name:
             return self.local_object(key).replica_view()
-        reply = await self._peer(target, {"op": "replica_get", "key": key})
+        reply = await self.call(target, {"op": "replica_get", "key": key})
         return decode(reply["obj"])
 
-    async def replica_put(self, target: str, key: str, obj: VersionedObject) -> None:
+    async def replica_put(
+        self, target: str, key: str, obj: VersionedObject, hint: str | None = None
+    ) -> None:
         if target == self.name:
-            await self.apply_replica(key, obj)
+            await self.apply_replica(key, obj, hint)
             return
-        await self._peer(target, {"op": "replica_put", "key": key, "obj": encode(obj)})
+        msg: dict[str, Any] = {"op": "replica_put", "key": key, "obj": encode(obj)}
+        if hint is not None:
+            msg["hint"] = hint
+        await self.call(target, msg)
 
-    async def _peer(self, target: str, msg: dict[str, Any]) -> Message:
-        address = self.members.get(target)
+    async def call(self, target: str, msg: dict[str, Any], timeout: float | None = None) -> Message:
+        """A request to a peer; its outcome feeds the failure detector."""
+        address = self.members.get(target) or self.config.seeds.get(target)
         if address is None:
             raise ConnectError(f"unknown node {target!r}")
-        return await self.pool.request(address, msg, self.request_timeout)
+        try:
+            reply = await self.pool.request(address, msg, timeout or self.request_timeout)
+        except (ConnectError, RequestTimeout):
+            self.health.failed(target)
+            raise
+        self.health.answered(target)
+        return reply
 
     # --- request handling ------------------------------------------------------------------
 
     async def handle(self, msg: Message) -> Message:
         op = msg["op"]
         self.stats[op] = self.stats.get(op, 0) + 1
-        handler = getattr(self, f"op_{op}")
-        result: Message = await handler(msg)
-        return result
+        handler: Callable[[Message], Awaitable[Message]] = getattr(self, f"op_{op}")
+        return await handler(msg)
 
     async def op_ping(self, msg: Message) -> Message:
         return {"name": self.name}
@@ -145,26 +247,27 @@ class Node:
         except ValueError as exc:
             raise BadRequest(str(exc)) from None
         w = self._quorum(msg, "w")
-        if self.name not in self.replicas_of(key):
+        if self.name not in dict(self.plan(key)):
             if msg.get("forwarded"):
-                raise RemoteError(f"{self.name} was forwarded a write of {key!r} it does not own")
+                raise QuorumError(f"{self.name} will not store {key!r}", definite=True)
             return await self._forward(msg)
         obj = await coordinator.put(self, key, value, context, w)
         return {"context": encode_context(obj.vv)}
 
     async def _forward(self, msg: Message) -> Message:
-        """Hand a write to the first reachable replica of the key, which coordinates it."""
-        unreachable = []
-        for target in self.replicas_of(msg["key"]):
+        """Hand a write to the first node of its plan that takes it; that node coordinates."""
+        refused = []
+        forwarded = {k: v for k, v in msg.items() if k != "id"}
+        forwarded["forwarded"] = True
+        for target, _ in self.plan(msg["key"]):
             try:
-                forwarded = {k: v for k, v in msg.items() if k != "id"}
-                reply = await self._peer(target, {**forwarded, "forwarded": True})
+                reply = await self.call(target, forwarded)
                 return {k: v for k, v in reply.items() if k not in ("id", "ok")}
-            except ConnectError as exc:
-                unreachable.append(f"{target}: {exc}")
-        raise QuorumError(
-            f"no replica of {msg['key']!r} reachable ({'; '.join(unreachable)})", definite=True
-        )
+            except DynamoError as exc:
+                if not exc.definite:
+                    raise
+                refused.append(f"{target}: {exc}")
+        raise QuorumError(f"no node took the write of {msg['key']!r} ({'; '.join(refused)})")
 
     def _quorum(self, msg: Message, which: str) -> int:
         value = msg.get(which)
@@ -182,13 +285,52 @@ class Node:
             incoming = decode(msg["obj"])
         except ValueError as exc:
             raise BadRequest(str(exc)) from None
-        await self.apply_replica(msg["key"], incoming)
+        await self.apply_replica(msg["key"], incoming, msg.get("hint"))
         return {}
+
+    async def op_gossip(self, msg: Message) -> Message:
+        try:
+            self.absorb(ClusterState.from_wire(msg["state"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BadRequest(f"malformed cluster state: {exc}") from None
+        return {"state": self.state.to_wire()}
+
+    async def op_ae_root(self, msg: Message) -> Message:
+        return {"root": entropy.tree(self, msg["partition"]).root}
+
+    async def op_ae_leaves(self, msg: Message) -> Message:
+        return {"leaves": list(entropy.tree(self, msg["partition"]).leaves)}
+
+    async def op_ae_keys(self, msg: Message) -> Message:
+        tree = entropy.tree(self, msg["partition"])
+        keys: dict[str, bytes] = {}
+        for leaf in msg["leaves"]:
+            if isinstance(leaf, int) and 0 <= leaf < len(tree.keys):
+                keys.update(tree.keys[leaf])
+        return {"keys": keys}
+
+    async def op_admin_join(self, msg: Message) -> Message:
+        await gossip.join(self)
+        return {"ring_version": self.state.ring_version, "owned": len(self.ring.owned(self.name))}
+
+    async def op_admin_leave(self, msg: Message) -> Message:
+        handoff.leave(self)
+        return {"ring_version": self.state.ring_version}
 
     async def op_status(self, msg: Message) -> Message:
         return self.status()
 
     def status(self) -> dict[str, Any]:
+        ring = self.state.ring
+        members = {
+            name: {
+                "address": m.address,
+                "status": m.status,
+                "up": name == self.name or self.health.is_up(name),
+            }
+            for name, m in sorted(self.state.members.items())
+        }
+        hints = self.storage.hints
         return {
             "name": self.name,
             "address": self.config.address,
@@ -199,11 +341,17 @@ class Node:
             "r": self.config.r,
             "w": self.config.w,
             "buffered": self.config.buffered,
-            "members": {name: {"address": addr} for name, addr in sorted(self.members.items())},
-            "partitions": self.ring.partitions,
-            "partitions_owned": self.ring.owned(self.name),
-            "partitions_replicated": len(self.ring.replicated_partitions(self.name, self.config.n)),
+            "members": members,
+            "ring_version": self.state.ring_version,
+            "partitions": ring.partitions if ring else 0,
+            "partitions_owned": ring.owned(self.name) if ring else [],
+            "partitions_replicated": (
+                len(ring.replicated_partitions(self.name, self.config.n)) if ring else 0
+            ),
             "keys": self.storage.count(),
+            "hints_pending": sum(len(t) for t in hints.values()),
+            "transfers_pending": sorted(self.transfers),
+            "anti_entropy": dict(entropy.progress(self)),
             "wall_clock": time.time(),
             "uptime": time.time() - self.started,
             "requests": dict(sorted(self.stats.items())),
@@ -211,35 +359,66 @@ class Node:
 
     # --- the server ------------------------------------------------------------------------
 
+    def spawn(self, coro: Awaitable[Any]) -> None:
+        """Run background work tied to the node's life; its failures are logged, not raised."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            if not isinstance(exc, DynamoError):
+                log.error("background task failed", exc_info=exc)
+
+    @property
+    def busy(self) -> bool:
+        """Admission control for background work: requests come first."""
+        return self._inflight > 16
+
     def _connection(self) -> FrameProtocol:
         proto: FrameProtocol
 
         def on_frame(raw: object) -> None:
-            task = asyncio.ensure_future(self._serve(raw, proto))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self.spawn(self._serve(raw, proto))
 
         proto = FrameProtocol(on_frame, max_frame=self.config.max_frame)
         return proto
 
     async def _serve(self, raw: object, proto: FrameProtocol) -> None:
         rid = raw.get("id") if isinstance(raw, dict) else None
+        self._inflight += 1
         try:
             msg = validate(raw, max_value=self.config.max_value)
             reply: Message = {"id": rid, "ok": True, **(await self.handle(msg))}
         except DynamoError as exc:
             reply = {"id": rid, "ok": False, "error": exc.to_wire()}
         except Exception as exc:  # a bug must cost one request, never the node
-            log.exception("request %r failed", raw if isinstance(raw, dict) else "?")
+            log.exception("request %r failed", raw.get("op") if isinstance(raw, dict) else "?")
             reply = {"id": rid, "ok": False, "error": RemoteError(repr(exc)).to_wire()}
+        finally:
+            self._inflight -= 1
         proto.send(reply)
 
     async def start(self) -> None:
         host, port = split_address(self.config.listen)
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(self._connection, host, port, reuse_address=True)
+        self._loops = [
+            asyncio.ensure_future(coro)
+            for coro in (
+                gossip.run(self),
+                gossip.probe(self),
+                handoff.run(self),
+                entropy.run(self),
+            )
+        ]
+        if self.state.ring is not None:
+            handoff.resume_transfers(self)
         log.info(
-            "node %s listening on %s (n=%d r=%d w=%d mode=%s, %d members, incarnation %s)",
+            "node %s listening on %s (n=%d r=%d w=%d mode=%s, %d members, ring v%d, "
+            "incarnation %s)",
             self.name,
             self.config.listen,
             self.config.n,
@@ -247,12 +426,16 @@ class Node:
             self.config.w,
             self.config.mode,
             len(self.members),
+            self.state.ring_version,
             self.incarnation,
         )
 
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
+        for task in self._loops:
+            task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=self.request_timeout)
         self.pool.close()

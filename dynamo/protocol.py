@@ -46,7 +46,13 @@ _SCHEMAS: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
         "forwarded": ((bool,), False),
     },
     "replica_get": {"key": ((str,), True)},
-    "replica_put": {"key": ((str,), True), "obj": ((dict,), True)},
+    "replica_put": {"key": ((str,), True), "obj": ((dict,), True), "hint": ((str,), False)},
+    "gossip": {"state": ((dict,), True)},
+    "ae_root": {"partition": (_INT, True)},
+    "ae_leaves": {"partition": (_INT, True)},
+    "ae_keys": {"partition": (_INT, True), "leaves": ((list,), True)},
+    "admin_join": {},
+    "admin_leave": {},
 }
 
 

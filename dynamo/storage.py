@@ -9,6 +9,10 @@ read-modify-write of a key is never lost between two commits.
 ``buffered=True`` is the paper's write buffer (§6.1): puts resolve as soon as they are queued
 and a crash can lose the last few milliseconds of acknowledged writes. Off by default.
 
+Hints (sloppy quorum) live in their own table, written in the same transaction as the
+hinted object, so a fallback that acknowledged a hinted write still holds the hint after
+``kill -9``. An in-memory index of them (key -> intended owners) is loaded at start.
+
 Each row keeps the top 32 bits of the key's MD5 so a partition's keys (for anti-entropy and
 hand-off) are one range scan whatever the partition count.
 """
@@ -19,8 +23,9 @@ import asyncio
 import sqlite3
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 import msgpack
 
@@ -53,11 +58,19 @@ class Storage(Protocol):
 
     def get(self, key: str) -> VersionedObject | None: ...
 
-    def put(self, key: str, obj: VersionedObject) -> asyncio.Future[None]:
-        """Queue a write; the future resolves when it is durable (or at once when buffered)."""
+    def put(self, key: str, obj: VersionedObject, hint: str | None = None) -> asyncio.Future[None]:
+        """Queue a write (and a hint naming the node it is meant for); the future resolves
+        when both are durable (or at once when buffered)."""
         ...
 
     def delete(self, key: str) -> asyncio.Future[None]: ...
+
+    def unhint(self, target: str, key: str) -> asyncio.Future[None]: ...
+
+    @property
+    def hints(self) -> dict[str, set[str]]:
+        """key -> the nodes it awaits hand-off to (committed or queued)."""
+        ...
 
     def scan(self, low: int, high: int) -> Iterator[tuple[str, VersionedObject]]:
         """Every (key, object) whose hash prefix lies in [low, high), in key order."""
@@ -80,17 +93,24 @@ class MemoryStorage:
     def __init__(self) -> None:
         self._rows: dict[str, bytes] = {}
         self._meta: dict[str, str] = {}
+        self.hints: dict[str, set[str]] = {}
 
     def get(self, key: str) -> VersionedObject | None:
         blob = self._rows.get(key)
         return unpack(blob) if blob is not None else None
 
-    def put(self, key: str, obj: VersionedObject) -> asyncio.Future[None]:
+    def put(self, key: str, obj: VersionedObject, hint: str | None = None) -> asyncio.Future[None]:
         self._rows[key] = pack(obj)
+        if hint is not None:
+            self.hints.setdefault(key, set()).add(hint)
         return _done()
 
     def delete(self, key: str) -> asyncio.Future[None]:
         self._rows.pop(key, None)
+        return _done()
+
+    def unhint(self, target: str, key: str) -> asyncio.Future[None]:
+        _drop_hint(self.hints, target, key)
         return _done()
 
     def scan(self, low: int, high: int) -> Iterator[tuple[str, VersionedObject]]:
@@ -111,16 +131,34 @@ class MemoryStorage:
         pass
 
 
+def _drop_hint(hints: dict[str, set[str]], target: str, key: str) -> None:
+    targets = hints.get(key)
+    if targets is not None:
+        targets.discard(target)
+        if not targets:
+            del hints[key]
+
+
 def _done() -> asyncio.Future[None]:
     fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     fut.set_result(None)
     return fut
 
 
+@dataclass(slots=True)
+class _Write:
+    op: Literal["put", "delete", "unhint"]
+    key: str
+    blob: bytes | None = None
+    target: str | None = None
+    done: asyncio.Future[None] | None = None
+
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (key TEXT PRIMARY KEY, h INTEGER NOT NULL, obj BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS objects_h ON objects (h);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS hints (target TEXT, key TEXT, PRIMARY KEY (target, key));
 """
 
 
@@ -136,7 +174,10 @@ class SqliteStorage:
         self._reader = self._connect()
         self._lock = threading.Condition()
         self._pending: dict[str, bytes | None] = {}
-        self._queue: list[tuple[str, bytes | None, asyncio.Future[None] | None]] = []
+        self._queue: list[_Write] = []
+        self.hints: dict[str, set[str]] = {}
+        for target, key in self._reader.execute("SELECT target, key FROM hints"):
+            self.hints.setdefault(key, set()).add(target)
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._write_loop, name="storage-writer", daemon=True)
@@ -156,21 +197,30 @@ class SqliteStorage:
             blob = row[0] if row else None
         return unpack(blob) if blob is not None else None
 
-    def put(self, key: str, obj: VersionedObject) -> asyncio.Future[None]:
-        return self._enqueue(key, pack(obj))
+    def put(self, key: str, obj: VersionedObject, hint: str | None = None) -> asyncio.Future[None]:
+        if hint is not None:
+            self.hints.setdefault(key, set()).add(hint)
+        return self._enqueue(_Write("put", key, pack(obj), hint))
 
     def delete(self, key: str) -> asyncio.Future[None]:
-        return self._enqueue(key, None)
+        return self._enqueue(_Write("delete", key))
 
-    def _enqueue(self, key: str, blob: bytes | None) -> asyncio.Future[None]:
+    def unhint(self, target: str, key: str) -> asyncio.Future[None]:
+        _drop_hint(self.hints, target, key)
+        return self._enqueue(_Write("unhint", key, target=target))
+
+    def _enqueue(self, write: _Write) -> asyncio.Future[None]:
         loop = asyncio.get_running_loop()
         self._loop = loop
         fut: asyncio.Future[None] = loop.create_future()
+        if not self.buffered:
+            write.done = fut
         with self._lock:
             if self._closed:
                 raise RuntimeError("storage is closed")
-            self._pending[key] = blob
-            self._queue.append((key, blob, None if self.buffered else fut))
+            if write.op != "unhint":
+                self._pending[write.key] = write.blob
+            self._queue.append(write)
             self._lock.notify()
         if self.buffered:
             fut.set_result(None)
@@ -186,25 +236,29 @@ class SqliteStorage:
                     return
             error = self._commit(batch)
             with self._lock:
-                for key, blob, _ in batch:
-                    if key in self._pending and self._pending[key] is blob:
-                        del self._pending[key]
-            for _, _, fut in batch:
-                if fut is not None and self._loop is not None:
-                    self._loop.call_soon_threadsafe(_resolve, fut, error)
+                for w in batch:
+                    if w.op != "unhint" and self._pending.get(w.key, 0) is w.blob:
+                        del self._pending[w.key]
+            for w in batch:
+                if w.done is not None and self._loop is not None:
+                    self._loop.call_soon_threadsafe(_resolve, w.done, error)
 
-    def _commit(self, batch: list[tuple[str, bytes | None, object]]) -> BaseException | None:
+    def _commit(self, batch: list[_Write]) -> BaseException | None:
         db = self._writer_db
         try:
             db.execute("BEGIN")
-            for key, blob, _ in batch:
-                if blob is None:
-                    db.execute("DELETE FROM objects WHERE key = ?", (key,))
-                else:
+            for w in batch:
+                if w.op == "put":
                     db.execute(
                         "INSERT OR REPLACE INTO objects (key, h, obj) VALUES (?, ?, ?)",
-                        (key, hash_prefix(key), blob),
+                        (w.key, hash_prefix(w.key), w.blob),
                     )
+                    if w.target is not None:
+                        db.execute("INSERT OR IGNORE INTO hints VALUES (?, ?)", (w.target, w.key))
+                elif w.op == "delete":
+                    db.execute("DELETE FROM objects WHERE key = ?", (w.key,))
+                else:
+                    db.execute("DELETE FROM hints WHERE target = ? AND key = ?", (w.target, w.key))
             db.execute("COMMIT")
         except sqlite3.Error as exc:
             if db.in_transaction:

@@ -57,23 +57,26 @@ def test_a_delete_with_the_read_context_removes_the_key(live) -> None:
     assert c.get(key).values == []
 
 
-def test_one_dead_replica_leaves_reads_and_writes_available_two_do_not(live) -> None:
-    key = fresh_key()
-    owners = replicas(live, key)
-    coordinator = next(n for n in live.names if n not in owners)
-    client = live.client(coordinator, timeout=5.0)
-    client.put(key, "before")
+def test_strict_quorum_survives_one_dead_replica_and_fails_fast_with_two(tmp_path) -> None:
+    with LoopbackCluster(
+        tmp_path, 5, node_args=["--strict-quorum", "--request-timeout", "1.5"]
+    ) as c:
+        key = fresh_key()
+        owners = replicas(c, key)
+        coordinator = next(n for n in c.names if n not in owners)
+        client = c.client(coordinator, timeout=5.0)
+        client.put(key, "before")
 
-    live.kill(owners[0])
-    assert client.get(key).values == [b"before"]
-    client.put(key, "after-one-kill", client.get(key).context)
+        c.kill(owners[0])
+        assert client.get(key).values == [b"before"]
+        client.put(key, "after-one-kill", client.get(key).context)
 
-    live.kill(owners[1])
-    for attempt in (lambda: client.get(key), lambda: client.put(key, "after-two-kills")):
-        started = time.monotonic()
-        with pytest.raises(QuorumError):
-            attempt()
-        assert time.monotonic() - started < 1.5 + 0.5  # within the node's request timeout
+        c.kill(owners[1])
+        for attempt in (lambda: client.get(key), lambda: client.put(key, "after-two-kills")):
+            started = time.monotonic()
+            with pytest.raises(QuorumError):
+                attempt()
+            assert time.monotonic() - started < 1.5 + 0.5  # within the node's request timeout
 
 
 def test_every_acknowledged_put_survives_kill_9_of_every_node(live) -> None:
