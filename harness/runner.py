@@ -267,32 +267,32 @@ class Runner:
     async def _convergence_reads(self) -> None:
         """Each node's own replica of every final key: did anti-entropy converge them?"""
         keys = self.workload.final_keys()
-        for node in self.nodes:
-            client = self.make_client(self.endpoints[node], self.o.op_timeout)
-            try:
-                for key in keys:
+        await asyncio.gather(*(self._read_local(node, keys) for node in self.nodes))
+
+    async def _read_local(self, node: str, keys: Sequence[str]) -> None:
+        client = self.make_client(self.endpoints[node], self.o.op_timeout)
+        fields = {"value": None, "node": node}
+        try:
+            for key in keys:
+                self.history.record("invoke", "convergence", "read-local", key=key, **fields)
+                try:
+                    got = await client.get(key, local=True)
+                except Exception as e:
                     self.history.record(
-                        "invoke", "convergence", "read-local", key=key, value=None, node=node
+                        **failed(e), process="convergence", f="read-local", key=key, **fields
                     )
-                    try:
-                        got = await client.get(key, local=True)
-                        values = sorted(v.decode(errors="replace") for v in got.values)
-                        self.history.record(
-                            "ok", "convergence", "read-local", key=key, value=values, node=node
-                        )
-                    except Exception as e:
-                        self.history.record(
-                            failed(e)["type"],
-                            "convergence",
-                            "read-local",
-                            key=key,
-                            value=None,
-                            node=node,
-                            error=failed(e)["error"],
-                        )
-            finally:
-                with contextlib.suppress(Exception):
-                    await client.close()
+                    continue
+                self.history.record(
+                    "ok",
+                    "convergence",
+                    "read-local",
+                    key=key,
+                    node=node,
+                    value=self.workload.decode(got.values),
+                )
+        finally:
+            with contextlib.suppress(Exception):
+                await client.close()
 
     # progress
 

@@ -36,6 +36,9 @@ class Workload(Protocol):
     def final_keys(self) -> list[str]:
         """Keys the final-read phase reads from every node."""
 
+    def decode(self, values: list[bytes]) -> list[Any]:
+        """What a read of these sibling values records as its ``value``."""
+
     def final_read(self, key: str) -> Op:
         """The invocation of one final read."""
 

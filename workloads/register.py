@@ -80,9 +80,12 @@ class RegisterWorkload:
             got = await client.get(key)
         except Exception as e:
             return {"type": "fail", "error": failed(e)["error"]}  # a read changes nothing
-        ids = sorted(v.decode() for v in got.values)
+        ids = self.decode(got.values)
         state.contexts[key] = (got.context, ids)
         return {"type": "ok", "value": ids, "context": ids}
+
+    def decode(self, values: list[bytes]) -> list[Any]:
+        return sorted(v.decode() for v in values)
 
     def final_keys(self) -> list[str]:
         return sorted(self._touched, key=lambda k: int(k[len(self.prefix) :]))

@@ -15,7 +15,8 @@ from typing import Any
 from workloads.base import Op, WorkerState, failed
 
 
-def decode(values: list[bytes]) -> set[int]:
+def union(values: list[bytes]) -> set[int]:
+    """The elements of every sibling: siblings of a set merge by union."""
     out: set[int] = set()
     for v in values:
         out.update(json.loads(v))
@@ -44,7 +45,7 @@ class SetWorkload:
         except Exception as e:
             # The read half of an add writes nothing: whatever went wrong, no effect.
             return {"type": "fail", "error": failed(e)["error"]}
-        elements = decode(got.values)
+        elements = union(got.values)
         if op["f"] == "read":
             return {"type": "ok", "value": sorted(elements)}
         elements.add(op["value"])
@@ -53,6 +54,9 @@ class SetWorkload:
         except Exception as e:
             return failed(e)
         return {"type": "ok", "value": op["value"]}
+
+    def decode(self, values: list[bytes]) -> list[Any]:
+        return sorted(union(values))
 
     def final_keys(self) -> list[str]:
         return list(self.keys)
