@@ -25,7 +25,7 @@ from pathlib import Path
 from harness.cluster import Cluster
 from harness.remote import Remote, quote_all
 from harness.system import SystemClient
-from harness.wheels import DISTRIBUTION, source_root
+from harness.wheels import DISTRIBUTION, INSTALLER, source_root
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +80,11 @@ class DynamoSystem:
             for w in self.wheels:
                 remote.put(w, f"{d}/dist/{w.name}")
             extra = "[fast]" if any(w.name.startswith("uvloop-") for w in self.wheels) else ""
+            pip = next(w.name for w in self.wheels if w.name.startswith(f"{INSTALLER}-"))
             remote.run(
-                f"{shlex.quote(python)} -m venv {d}/venv && {d}/venv/bin/pip install --quiet "
-                f"--no-index --disable-pip-version-check --find-links {d}/dist "
-                f"'{DISTRIBUTION}{extra}'",
+                f"{shlex.quote(python)} -m venv --without-pip {d}/venv && "
+                f"{d}/venv/bin/python {d}/dist/{pip}/pip install --isolated --quiet --no-index "
+                f"--disable-pip-version-check --find-links {d}/dist '{DISTRIBUTION}{extra}'",
                 timeout=t,
             )
             remote.write_file(f"{d}/dist/MANIFEST", self.manifest)

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 DISTRIBUTION = "dynamo-harness"
 RUNTIME = ("msgpack",)  # what the node needs
+INSTALLER = "pip"  # run from its wheel on the node: a venv without ensurepip is 2 s faster
 OPTIONAL = ("uvloop",)  # installed on nodes when a wheel is at hand
 FIXED_EPOCH = "315532800"  # 1980-01-01, the earliest date a zip can hold
 
@@ -102,8 +103,8 @@ def build(out: Path) -> list[Path]:
         str(out),
         str(source_root()),
     )
-    for name in RUNTIME + OPTIONAL:
-        wheel = _dependency_wheel(name, required=name in RUNTIME)
+    for name in (INSTALLER, *RUNTIME, *OPTIONAL):
+        wheel = _dependency_wheel(name, required=name in (INSTALLER, *RUNTIME))
         if wheel is not None:
             (out / wheel.name).write_bytes(wheel.read_bytes())
     return sorted(out.glob("*.whl"))
