@@ -19,8 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from checkers.calls import calls, op_class, outcome
-from checkers.faults import Timeline, Window, fault_windows, timeline
+from checkers.calls import calls, op_class
+from checkers.faults import Timeline, Window, call_segments, fault_windows, timeline
 from checkers.history import Op
 from checkers.result import UNKNOWN, Result, listed
 from checkers.stats import NS, ratio
@@ -43,20 +43,20 @@ class Availability:
         when = timeline(history)
         windows = fault_windows(history)
         by_cell: Counter[tuple[Any, Any, str, int]] = Counter(
-            (inv["f"], inv.get("node"), outcome((inv, done)), when.segment(inv["time"]))
-            for inv, done in index.client
+            (inv["f"], inv.get("node"), "info" if done is None else done["type"], segment)
+            for (inv, done), segment in zip(index.client, call_segments(history), strict=True)
         )
         groups = _groups(by_cell, when)
         nodes = list(test.get("nodes") or sorted(k for k in groups["by_node"] if k is not None))
         details: dict[str, Any] = {
             **groups,
             "recovery": _recovery(index.client, windows, nodes),
-            **self._unavailable(history, windows),
+            **self._unavailable(index.completions, windows),
         }
         valid = True if index.client else UNKNOWN
         return Result(self.name, valid, details)
 
-    def _unavailable(self, history: Sequence[Op], windows: Sequence[Window]) -> dict[str, Any]:
+    def _unavailable(self, completions: Sequence[Op], windows: Sequence[Window]) -> dict[str, Any]:
         runs: dict[Any, list[Op]] = {}
         found: list[dict[str, Any]] = []
 
@@ -65,9 +65,7 @@ class Availability:
             if run and run[-1]["time"] - run[0]["time"] >= self.min_gap:
                 found.append(_run_record(f, run, healed, windows))
 
-        for op in history:
-            if op["type"] == "invoke" or type(op["process"]) is not int:
-                continue
+        for op in completions:
             if op["type"] == "ok":
                 close(op["f"], healed=True)
             else:

@@ -44,14 +44,18 @@ class CausalRegister:
         writes: dict[Any, Call] = {}
         deletes: list[Call] = []
         reads: list[Call] = []
+        acknowledged = 0
         for call in client:
-            f = call[0]["f"]
-            if f == "write":
-                writes[call[0]["value"]] = call
+            inv, done = call
+            f = inv["f"]
+            if f == "read":
+                if done is not None and done["type"] == "ok":
+                    reads.append(call)
+            elif f == "write":
+                writes[inv["value"]] = call
+                acknowledged += done is not None and done["type"] == "ok"
             elif f == "delete":
                 deletes.append(call)
-            elif f == "read" and outcome(call) == "ok":
-                reads.append(call)
         versions = _Versions(writes)
         finals = final_reads(reads)
         durability = _durability(writes, deletes, finals, versions, history)
@@ -59,7 +63,7 @@ class CausalRegister:
         conflicts = _false_conflicts(reads, versions)
         details: dict[str, Any] = {
             "writes": len(writes),
-            "acknowledged": sum(1 for c in writes.values() if outcome(c) == "ok"),
+            "acknowledged": acknowledged,
             "deletes": len(deletes),
             "reads": len(reads),
             "final_reads": len(finals),
@@ -84,12 +88,14 @@ class _Versions:
     versions that superseded it (writes not known to have failed)."""
 
     def __init__(self, writes: Mapping[Any, Call]) -> None:
-        self.context = {v: tuple(inv.get("context") or ()) for v, (inv, _) in writes.items()}
-        self.born = {v: inv["time"] for v, (inv, _) in writes.items()}
+        self.context: dict[Any, Sequence[Any]] = {}
+        self.born: dict[Any, int] = {}
         self.children: dict[Any, list[Any]] = {}
-        for v, call in writes.items():
-            if outcome(call) != "fail":
-                for u in self.context[v]:
+        for v, (inv, done) in writes.items():
+            context = self.context[v] = inv.get("context") or ()
+            self.born[v] = inv["time"]
+            if context and (done is None or done["type"] != "fail"):
+                for u in context:
                     self.children.setdefault(u, []).append(v)
 
     def ancestors(self, roots: Iterable[Any], not_before: int = -1) -> set[Any]:
@@ -121,48 +127,49 @@ def _durability(
     versions: _Versions,
     history: Sequence[Op],
 ) -> dict[str, Any]:
-    by_key: dict[object, list[Any]] = {}
-    for v, (inv, _) in writes.items():
-        by_key.setdefault(inv.get("key"), []).append(v)
     deleted: dict[object, list[Call]] = {}
     for call in deletes:
         if outcome(call) != "fail":
             deleted.setdefault(call[0].get("key"), []).append(call)
+    held: dict[object, set[Any]] = {}
+    covered: dict[object, set[Any]] = {}
+    resurrected: list[dict[str, Any]] = []
+    for key, (_, done) in finals.items():
+        held[key] = set(done["value"] or ()) if done else set()
+        covered[key] = held[key] | versions.ancestors(held[key])
+        resurrected += _resurrections(key, held[key], deleted.get(key, ()), finals[key], versions)
+    for key, calls_ in deleted.items():
+        named = {u for call in calls_ for u in call[0].get("context") or ()}
+        covered[key] = covered.get(key, set()) | named | versions.ancestors(named)
 
     when = timeline(history)
     lost: list[dict[str, Any]] = []
     superseded: list[Any] = []
     recovered: list[Any] = []
     unchecked: list[Any] = []
-    resurrected: list[dict[str, Any]] = []
-    for key, key_versions in by_key.items():
+    nothing: set[Any] = set()
+    for v, (inv, done) in writes.items():
+        key = inv.get("key")
+        status = "info" if done is None else done["type"]
+        if status == "info" and v in covered.get(key, nothing):
+            recovered.append(v)
+        if status != "ok" or v in held.get(key, nothing):
+            continue
         final = finals.get(key)
-        held = set(final[1]["value"] or ()) if final and final[1] else set()
-        named = {u for call in deleted.get(key, ()) for u in call[0].get("context") or ()}
-        tombstoned = named | versions.ancestors(named)
-        covered = held | versions.ancestors(held)
-        for v in key_versions:
-            inv, done = writes[v]
-            status = outcome((inv, done))
-            if status == "info" and v in covered:
-                recovered.append(v)
-            if status != "ok" or done is None or v in held:
-                continue
-            if v in covered or v in tombstoned:
-                superseded.append(v)
-            elif final is None or done["time"] > final[0]["time"]:
-                unchecked.append(v)
-            else:
-                windows = [w.name for w in when.active(done["time"])]
-                lost.append(_lost_record(v, key, inv, done, windows, versions))
-        if final is not None:
-            resurrected += _resurrections(key, held, deleted.get(key, ()), final, versions)
+        if v in covered.get(key, nothing):
+            superseded.append(v)
+        elif final is None or done["time"] > final[0]["time"]:
+            unchecked.append(v)
+        else:
+            windows = [w.name for w in when.active(done["time"])]
+            lost.append(_lost_record(v, key, inv, done, windows, versions))
     lost.sort(key=lambda r: r["index"])
+    resurrected.sort(key=lambda r: r["delete_index"])
     return {
         **listed("lost", lost),
-        **listed("superseded", sorted(superseded, key=lambda v: writes[v][0]["index"])),
-        **listed("recovered", sorted(recovered, key=lambda v: writes[v][0]["index"])),
-        **listed("unchecked", sorted(unchecked, key=lambda v: writes[v][0]["index"])),
+        **listed("superseded", superseded),
+        **listed("recovered", recovered),
+        **listed("unchecked", unchecked),
         **listed("resurrected", resurrected),
     }
 
@@ -211,23 +218,30 @@ def _strangers(
         key = inv.get("key")
         for v in done["value"] or ():
             write = writes.get(v)
-            if write is None or write[0].get("key") != key:
-                reason = "never written"
-            elif write[0]["time"] > done["time"]:
-                reason = "written after the read returned"
-            elif outcome(write) == "fail":
-                reason = "failed write"
-            else:
+            if (
+                write is not None
+                and write[0].get("key") == key
+                and write[0]["time"] <= done["time"]
+                and (write[1] is None or write[1]["type"] != "fail")
+            ):
                 continue
             if (key, v) in reported:
                 continue
             reported.add((key, v))
-            record = {"id": v, "key": key, "index": done["index"], "reason": reason}
-            (failed if reason == "failed write" else phantoms).append(record)
+            if write is None or write[0].get("key") != key:
+                reason = "never written"
+            elif write[0]["time"] > done["time"]:
+                reason = "written after the read returned"
+            else:
+                failed.append({"id": v, "key": key, "index": done["index"]})
+                continue
+            phantoms.append({"id": v, "key": key, "index": done["index"], "reason": reason})
     return phantoms, failed
 
 
 def _false_conflicts(reads: Sequence[Call], versions: _Versions) -> list[dict[str, Any]]:
+    """One search per read from all its siblings at once; pairs are named only on a hit."""
+    born = versions.born
     out = []
     for _, done in reads:
         assert done is not None
@@ -235,18 +249,19 @@ def _false_conflicts(reads: Sequence[Call], versions: _Versions) -> list[dict[st
         if len(siblings) < 2:
             continue
         present = set(siblings)
-        oldest = min(versions.born.get(v, 0) for v in siblings)
+        oldest = min(born.get(v, 0) for v in siblings)
+        if not present & versions.ancestors(present, not_before=oldest):
+            continue
         pairs = sorted(
             (v, u) for v in present for u in versions.ancestors((v,), not_before=oldest) & present
         )
-        if pairs:
-            out.append(
-                {
-                    "key": done.get("key"),
-                    "index": done["index"],
-                    "pairs": [{"version": v, "ancestor": u} for v, u in pairs],
-                }
-            )
+        out.append(
+            {
+                "key": done.get("key"),
+                "index": done["index"],
+                "pairs": [{"version": v, "ancestor": u} for v, u in pairs],
+            }
+        )
     return out
 
 

@@ -9,7 +9,7 @@ ended ``fail`` did nothing; one the history never completed counts from its invo
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -167,6 +167,10 @@ class Timeline:
             tuple(w for w in windows if w.covers(t)) for t in self._edges
         ]
 
+    @property
+    def edges(self) -> list[int]:
+        return self._edges
+
     def segment(self, t: int) -> int:
         return bisect_right(self._edges, t) - 1
 
@@ -176,6 +180,19 @@ class Timeline:
     def active(self, t: int) -> tuple[Window, ...]:
         return self.windows(self.segment(t))
 
+    def segments(self, times: Iterable[int]) -> list[int]:
+        edges = self._edges
+        return [bisect_right(edges, t) - 1 for t in times]
+
 
 def timeline(history: Sequence[Op]) -> Timeline:
     return derived(history, "timeline", lambda h: Timeline(fault_windows(h)))
+
+
+def call_segments(history: Sequence[Op]) -> list[int]:
+    """The timeline segment each client call was invoked in, parallel to its calls."""
+
+    def build(h: Sequence[Op]) -> list[int]:
+        return timeline(h).segments(inv["time"] for inv, _ in calls(h).client)
+
+    return derived(history, "call_segments", build)

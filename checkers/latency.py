@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from checkers.calls import calls, op_class
-from checkers.faults import timeline
+from checkers.faults import call_segments, timeline
 from checkers.history import Op
 from checkers.result import UNKNOWN, Result
 from checkers.stats import summary
@@ -28,13 +28,12 @@ class Latency:
     def check(self, history: Sequence[Op], test: Mapping[str, Any]) -> Result:
         index = calls(history)
         when = timeline(history)
+        faulty = [bool(when.windows(s)) for s in range(-1, len(when.edges))]
         cells: dict[tuple[Any, bool], list[int]] = {}
-        for inv, done in index.client:
-            if done is None or done["type"] != "ok":
-                continue
-            t = inv["time"]
-            faulty = bool(when.windows(when.segment(t)))
-            cells.setdefault((inv["f"], faulty), []).append(done["time"] - t)
+        for (inv, done), segment in zip(index.client, call_segments(history), strict=True):
+            if done is not None and done["type"] == "ok":
+                cell = (inv["f"], faulty[segment + 1])
+                cells.setdefault(cell, []).append(done["time"] - inv["time"])
         for xs in cells.values():
             xs.sort()  # later sorts of concatenations then only merge these runs
         fs = sorted({f for f, _ in cells}, key=str)

@@ -109,7 +109,7 @@ class _Run:
         self.process = list(range(spec.concurrency))
         self.next_process = spec.concurrency
         self.pending: dict[int, Op] = {}
-        self.last_read: dict[tuple[int, str], list[Any]] = {}
+        self.last_read: dict[int, tuple[str, list[Any]]] = {}
         self.written: set[str] = set()
         self.faulty_until = -1
         self.serial = 0
@@ -131,8 +131,10 @@ class _Run:
     def invoke(self, t: int, worker: int, final: str | None = None) -> int:
         """Emit an invoke; returns how long the call will take."""
         rng, spec = self.rng, self.spec
-        key = final or f"{spec.workload[0]}{int(rng.paretovariate(1.2)) % spec.keys}"
-        f, value, context = self._choose(worker, key) if final is None else ("read", None, None)
+        if final is None:
+            key, f, value, context = self._choose(worker)
+        else:
+            key, f, value, context = final, "read", None, None
         op: Op = {"type": "invoke", "process": self.process[worker], "time": t, "f": f}
         op |= {"key": key, "value": value, "node": rng.choice(spec.nodes)}
         if context is not None:
@@ -143,19 +145,34 @@ class _Run:
         slow = 10 if t < self.faulty_until else 1
         return int(rng.lognormvariate(0, 0.6) * MS * slow)
 
-    def _choose(self, worker: int, key: str) -> tuple[str, Any, list[Any] | None]:
-        self.serial += 1
-        roll = self.rng.random()
-        if self.spec.workload == "set":
-            return ("add", self.serial, None) if roll < 0.6 else ("read", None, None)
-        if roll < 0.5:
-            return "read", None, None
+    def _key(self) -> int:
+        """Zipf-like for kv (hot keys), uniform for set and register."""
         if self.spec.workload == "kv":
-            return "write", f"v-{self.serial}", None
-        context = self.last_read.get((worker, key), []) if self.rng.random() < 0.8 else []
-        if roll < 0.5 + self.spec.delete_share and context:
-            return "delete", None, list(context)
-        return "write", f"w-{self.serial}", list(context)
+            return int(self.rng.paretovariate(1.2)) % self.spec.keys
+        return self.rng.randrange(self.spec.keys)
+
+    def _choose(self, worker: int) -> tuple[str, str, Any, list[Any] | None]:
+        """(key, f, value, context) of a worker's next call. A register worker mostly
+        writes back to the key it just read, superseding what it read."""
+        self.serial += 1
+        rng, workload = self.rng, self.spec.workload
+        rmw = self.last_read.pop(worker, None)
+        if rmw is not None and rng.random() < 0.9:
+            key, context = rmw
+            if context and rng.random() < self.spec.delete_share:
+                return key, "delete", None, list(context)
+            return key, "write", f"w-{self.serial}", list(context)
+        key = f"{workload[0]}{self._key()}"
+        roll = rng.random()
+        if workload == "set":
+            return (key, "add", self.serial, None) if roll < 0.6 else (key, "read", None, None)
+        if workload == "kv":
+            return (
+                (key, "read", None, None)
+                if roll < 0.5
+                else (key, "write", f"v-{self.serial}", None)
+            )
+        return (key, "read", None, None) if roll < 0.7 else (key, "write", f"w-{self.serial}", [])
 
     def complete(self, t: int, worker: int, status: str | None = None) -> None:
         inv = self.pending.pop(worker)
@@ -166,7 +183,8 @@ class _Run:
             done["value"] = self.model.read(key)
             if self.spec.workload != "set":
                 done["context"] = list(done["value"])
-            self.last_read[(worker, key)] = done["value"]
+            if self.spec.workload == "register":
+                self.last_read[worker] = (key, done["value"])
         elif f != "read":
             value = inv["value"]
             self.model.write(key, value, inv.get("context") or (), status)
