@@ -78,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base-port", type=int, default=7101, help="n1 listens here, n2 on +1, …")
     _node_options(p)
 
+    p = sub.add_parser("admin", help="membership: join this node to the ring, or leave it")
+    p.add_argument("action", choices=("join", "leave"))
+    p.add_argument("--node", required=True, metavar="HOST:PORT", help="the node that joins/leaves")
+    p.add_argument("--timeout", type=float, default=10.0)
+
     for name, helptext in (
         ("get", "read a key: values and context"),
         ("put", "write a value"),
@@ -203,6 +208,8 @@ def run_request(args: argparse.Namespace) -> int:
         elif args.command == "delete":
             put = client.delete(args.key, args.context, w=args.w)
             _print({"key": args.key, "context": put.context, "node": put.node})
+        elif args.command == "admin":
+            _print(client.admin(args.action))
         else:
             _print(client.status())
     return 0

@@ -104,6 +104,12 @@ class Client:
         reply, _ = self._request({"op": "status"})
         return {k: v for k, v in reply.items() if k not in ("id", "ok")}
 
+    def admin(self, action: str) -> dict[str, Any]:
+        """``join``: bring this (outside) node into the ring; ``leave``: hand its data off
+        and leave the ring."""
+        reply, _ = self._request({"op": f"admin_{action}"})
+        return {k: v for k, v in reply.items() if k not in ("id", "ok")}
+
     def ping(self) -> str:
         reply, _ = self._request({"op": "ping"})
         return str(reply["name"])

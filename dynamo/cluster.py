@@ -52,13 +52,15 @@ class LoopbackCluster:
             else free_ports(self.size, self.host)
         )
         self.addresses = {f"n{i + 1}": f"{self.host}:{port}" for i, port in enumerate(ports)}
+        self.seeds = dict(self.addresses)
+        """The initial members; a node added later starts outside the ring until it joins."""
 
     @property
     def names(self) -> list[str]:
         return list(self.addresses)
 
     def command(self, name: str) -> list[str]:
-        seeds = ",".join(f"{n}={a}" for n, a in self.addresses.items())
+        seeds = ",".join(f"{n}={a}" for n, a in self.seeds.items())
         return [
             sys.executable,
             "-m",
@@ -85,6 +87,12 @@ class LoopbackCluster:
             log.close()
         for name in names or self.names:
             self.wait_ready(name, wait)
+
+    def add(self, name: str) -> str:
+        """Start one more node, outside the ring (``dynamo admin join`` brings it in)."""
+        self.addresses[name] = f"{self.host}:{free_ports(1, self.host)[0]}"
+        self.start([name])
+        return self.addresses[name]
 
     def wait_ready(self, name: str, timeout: float = 15.0) -> None:
         deadline = time.monotonic() + timeout
