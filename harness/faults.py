@@ -2,9 +2,10 @@
 
 A nemesis is ``setup / invoke(op) / teardown`` (``nemesis/`` holds the real ones). The
 runner asks it for its next op every ``--nemesis-interval`` seconds (``next_op``), records
-the invocation, calls ``invoke`` in a thread (faults are SSH commands) and records what it
-did. After the time limit it invokes ``heal_ops`` so the history shows every fault ending,
-then ``teardown`` — always, also after an error or Ctrl-C — which must undo everything.
+the invocation (``invoke``, process ``nemesis``), calls ``invoke`` in a thread (faults are
+SSH commands) and records what it did as ``info``. After the time limit it invokes
+``heal_ops`` so the history shows every fault ending, then ``teardown`` — always, also
+after an error or Ctrl-C — which must undo everything.
 """
 
 from __future__ import annotations

@@ -26,6 +26,8 @@ def opt(default: Any, help: str, group: str = "test", **argparse_kw: Any) -> Any
 
 @dataclass
 class TestOptions:
+    __test__ = False  # a name pytest would otherwise try to collect
+
     # the test
     workload: str = opt("set", "what the clients do", choices=WORKLOADS)
     nemesis: str = opt("none", "which faults to inject ('none' for a fault-free run)")

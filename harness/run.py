@@ -29,7 +29,7 @@ from harness.faults import NemesisContext
 from harness.history import Clock, HistoryWriter
 from harness.options import TestOptions
 from harness.progress import Progress
-from harness.remote import on_all
+from harness.remote import on_all, quote_all
 from harness.runner import Runner
 from harness.system import System
 
@@ -103,12 +103,16 @@ def collect(cluster: Cluster, system: System, run_dir: Path) -> None:
             system.stop(cluster, node)
         except Exception as e:
             log.warning("%s: stop failed: %s", node, e)
-        for path in system.log_files(cluster, node):
-            try:
-                if remote.run(f"test -f {path}", check=False, timeout=15).ok:
-                    remote.get(path, run_dir / store.NODES / node / Path(path).name)
-            except Exception as e:
-                log.warning("%s: cannot fetch %s: %s", node, path, e)
+        try:
+            listing = remote.run(
+                quote_all(["ls", "-1", *system.log_files(cluster, node)]) + " 2>/dev/null",
+                check=False,
+                timeout=15,
+            )
+            for path in listing.stdout.split():
+                remote.get(path, run_dir / store.NODES / node / Path(path).name)
+        except Exception as e:
+            log.warning("%s: cannot fetch node files: %s", node, e)
 
     try:
         on_all(cluster.all_remotes(), lambda r: one(r.name))

@@ -95,18 +95,15 @@ class Runner:
             loop.add_signal_handler(sig, self._on_signal, sig)
         reporter = asyncio.create_task(self._report())
         try:
-            nemesis_ready = False
             try:
                 if self.nemesis_context is not None:
                     await asyncio.to_thread(self.nemesis.setup, self.nemesis_context)
-                nemesis_ready = True
                 await self._workload_phase()
                 self.tally.phase = "heal"
                 for op in self.nemesis.heal_ops():
                     await self._nemesis_op(op)
             finally:
-                if nemesis_ready or self.nemesis_context is not None:
-                    await asyncio.to_thread(self.nemesis.teardown)
+                await asyncio.to_thread(self.nemesis.teardown)  # also after a failed setup
                 self.tally.fault = "none"
             if not self.interrupted:
                 await self._after_heal()
@@ -232,7 +229,7 @@ class Runner:
 
     async def _nemesis_op(self, op: Op) -> None:
         f = op["f"]
-        self.history.record("info", "nemesis", f, value=op.get("value"))
+        self.history.record("invoke", "nemesis", f, value=op.get("value"))
         self.tally.fault = f
         try:
             done = await asyncio.to_thread(self.nemesis.invoke, op)
