@@ -52,6 +52,12 @@ def _node_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--gossip-interval", type=float, default=1.0, help="seconds (default 1)")
     p.add_argument(
+        "--tombstone-grace",
+        type=float,
+        default=10.0,
+        help="seconds a tombstone is kept before it may be reaped (negative: never; default 10)",
+    )
+    p.add_argument(
         "--anti-entropy-interval",
         type=float,
         default=1.0,
@@ -140,6 +146,7 @@ def _config(args: argparse.Namespace, **kw: Any) -> NodeConfig:
         sloppy=not args.strict_quorum,
         gossip_interval=args.gossip_interval,
         anti_entropy_interval=args.anti_entropy_interval,
+        tombstone_grace=args.tombstone_grace,
         **kw,
     )
 
@@ -174,6 +181,7 @@ def run_cluster(args: argparse.Namespace) -> int:
         *("--partitions", str(args.partitions), "--request-timeout", str(args.request_timeout)),
         *("--gossip-interval", str(args.gossip_interval)),
         *("--anti-entropy-interval", str(args.anti_entropy_interval)),
+        *("--tombstone-grace", str(args.tombstone_grace)),
         *(["--buffered"] if args.buffered else []),
         *(["--strict-quorum"] if args.strict_quorum else []),
     ]

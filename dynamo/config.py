@@ -42,6 +42,8 @@ class NodeConfig:
     """Seconds between hinted hand-off rounds."""
     anti_entropy_interval: float = 1.0
     """Seconds between Merkle exchanges of one partition with its replicas; 0 disables."""
+    tombstone_grace: float = 10.0
+    """Seconds a tombstone is kept at least before it may be reaped; negative: never reap."""
 
     def __post_init__(self) -> None:
         split_address(self.listen)

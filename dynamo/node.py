@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from dynamo import coordinator, entropy, gossip, handoff
+from dynamo import coordinator, entropy, gossip, handoff, tombstones
 from dynamo.config import NodeConfig
 from dynamo.connection import Pool, split_address
 from dynamo.errors import (
@@ -64,6 +64,8 @@ class Node:
         self.stats: dict[str, int] = {}
         self.trees: dict[int, Tree] = {}
         """Merkle trees of partitions, dropped when a key of theirs changes."""
+        self.tombstones: set[str] = set()
+        """Keys whose local object is only tombstones: candidates for reaping."""
         self.transfers: dict[int, list[str]] = {}
         """Partitions whose data must still be pushed to new replicas after a ring change."""
         self._server: asyncio.Server | None = None
@@ -169,6 +171,7 @@ class Node:
         self, key: str, obj: VersionedObject, hint: str | None = None
     ) -> asyncio.Future[None]:
         self.trees.pop(self.ring.partition_of(key), None)
+        tombstones.noticed(self, key, obj)
         return self.storage.put(key, obj, hint)
 
     def apply_replica(
@@ -309,6 +312,12 @@ class Node:
                 keys.update(tree.keys[leaf])
         return {"keys": keys}
 
+    async def op_hint_check(self, msg: Message) -> Message:
+        return {"hinted": msg["key"] in self.storage.hints}
+
+    async def op_replica_reap(self, msg: Message) -> Message:
+        return {"reaped": tombstones.reap_local(self, msg["key"], msg["digest"])}
+
     async def op_admin_join(self, msg: Message) -> Message:
         await gossip.join(self)
         return {"ring_version": self.state.ring_version, "owned": len(self.ring.owned(self.name))}
@@ -352,6 +361,7 @@ class Node:
             "hints_pending": sum(len(t) for t in hints.values()),
             "transfers_pending": sorted(self.transfers),
             "anti_entropy": dict(entropy.progress(self)),
+            "tombstones": len(self.tombstones),
             "wall_clock": time.time(),
             "uptime": time.time() - self.started,
             "requests": dict(sorted(self.stats.items())),
@@ -412,6 +422,7 @@ class Node:
                 gossip.probe(self),
                 handoff.run(self),
                 entropy.run(self),
+                tombstones.run(self),
             )
         ]
         if self.state.ring is not None:

@@ -51,6 +51,8 @@ _SCHEMAS: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
     "ae_root": {"partition": (_INT, True)},
     "ae_leaves": {"partition": (_INT, True)},
     "ae_keys": {"partition": (_INT, True), "leaves": ((list,), True)},
+    "hint_check": {"key": ((str,), True)},
+    "replica_reap": {"key": ((str,), True), "digest": ((bytes,), True)},
     "admin_join": {},
     "admin_leave": {},
 }

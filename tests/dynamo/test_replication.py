@@ -18,6 +18,7 @@ from dynamo.client import Client
 from dynamo.cluster import LoopbackCluster
 from dynamo.errors import DynamoError
 from dynamo.ring import Ring
+from dynamo.versions import encode_context
 
 pytestmark = pytest.mark.cluster
 FAST = ["--request-timeout", "1.0", "--gossip-interval", "0.3", "--anti-entropy-interval", "0.1"]
@@ -161,8 +162,18 @@ def test_anti_entropy_restores_a_wiped_disk(cluster, capsys) -> None:
         print(f"\nanti-entropy restored {len(mine)} keys in {elapsed:.1f}s ({rate:.0f} keys/s)")
 
 
-@pytest.mark.parametrize("cluster", [["--anti-entropy-interval", "0.2"]], indirect=True)
-def test_a_delete_while_a_replica_is_down_stays_deleted(cluster) -> None:
+def local_context(c: LoopbackCluster, name: str, key: str) -> str:
+    with Client(c.addresses[name], timeout=2) as client:
+        return client.get(key, local=True).context
+
+
+EMPTY = encode_context({})  # the context of a key a replica holds nothing of
+
+
+@pytest.mark.parametrize(
+    "cluster", [["--anti-entropy-interval", "0.2", "--tombstone-grace", "0.5"]], indirect=True
+)
+def test_a_delete_while_a_replica_is_down_stays_deleted_and_is_reaped_only_after(cluster) -> None:
     c = cluster
     key = "to-delete"
     o1, o2, o3 = owners(c, key)
@@ -174,12 +185,14 @@ def test_a_delete_while_a_replica_is_down_stays_deleted(cluster) -> None:
     )
     c.kill(o1)
     client.delete(key, client.get(key).context)
+    time.sleep(2.0)  # four grace periods: no reaping while an owner may still hold "old"
+    assert all(local_context(c, o, key) != EMPTY for o in (o2, o3))
     c.start([o1])
     assert local_values(c, o1, key) == [b"old"]
     assert client.get(key).values == []
     wait_until(
-        "every owner holds the tombstone",
-        lambda: all(local_values(c, o, key) == [] for o in (o1, o2, o3)),
+        "every owner dropped the tombstone after all of them had it",
+        lambda: all(local_context(c, o, key) == EMPTY for o in (o1, o2, o3)),
     )
     time.sleep(1.0)  # more anti-entropy and repair rounds: nothing may bring it back
     assert client.get(key).values == []
