@@ -14,6 +14,7 @@ On each host everything lives in ``/var/lib/dynamo-harness/<cluster>/<node>/``::
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import logging
@@ -40,8 +41,16 @@ class DynamoConfig:
     w: int = 2
     mode: str = "siblings"
     buffered: bool = False
+    partitions: int = 64
     start_timeout: float = 30.0
     install_timeout: float = 600.0
+
+
+@functools.lru_cache(maxsize=4)
+def _ring(nodes: tuple[str, ...], partitions: int) -> object:
+    from dynamo.ring import Ring
+
+    return Ring.balanced(nodes, partitions)
 
 
 class DynamoSystem:
@@ -121,6 +130,8 @@ class DynamoSystem:
             c.w,
             "--mode",
             c.mode,
+            "--partitions",
+            c.partitions,
         ]
         if c.buffered:
             args.append("--buffered")
@@ -200,6 +211,16 @@ class DynamoSystem:
         from dynamo.client import AsyncClient
 
         return AsyncClient([address], timeout=timeout)
+
+    def replicas(self, nodes: Sequence[str], key: str) -> list[str] | None:
+        """The key's preference list on the ring the nodes bootstrap from their seeds.
+
+        Right while membership stays as deployed (no joins or leaves during a test).
+        """
+        from dynamo.ring import Ring
+
+        ring = _ring(tuple(nodes), self.config.partitions)
+        return ring.preference_list(key, self.config.n) if isinstance(ring, Ring) else None
 
     def supports_local_reads(self) -> bool:
         from dynamo.client import AsyncClient

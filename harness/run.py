@@ -159,6 +159,7 @@ def run(o: TestOptions) -> ExitCode:
                         NemesisContext(cluster, system, random.Random(o.seed)),
                         progress=None if o.progress == "none" else progress,
                         local_reads=system.supports_local_reads(),
+                        replicas=lambda key: system.replicas(cluster.nodes, key),
                     )
                     progress.start()
                     try:

@@ -70,6 +70,7 @@ class Runner:
         *,
         progress: Progress | None = None,
         local_reads: bool = False,
+        replicas: Callable[[str], Sequence[str] | None] | None = None,
     ) -> None:
         self.o = options
         self.history = history
@@ -81,6 +82,7 @@ class Runner:
         self.nemesis_context = nemesis_context
         self.progress = progress
         self.local_reads = local_reads
+        self.replicas = replicas
         self.tally = Tally()
         self.interrupted = False
         self._stop = asyncio.Event()
@@ -262,9 +264,12 @@ class Runner:
                 await client.close()
 
     async def _convergence_reads(self) -> None:
-        """Each node's own replica of every final key: did anti-entropy converge them?"""
+        """Each replica's own copy of every final key: did anti-entropy converge them?"""
         keys = self.workload.final_keys()
-        await asyncio.gather(*(self._read_local(node, keys) for node in self.nodes))
+        holders = {k: (self.replicas(k) if self.replicas else None) or self.nodes for k in keys}
+        await asyncio.gather(
+            *(self._read_local(n, [k for k in keys if n in holders[k]]) for n in self.nodes)
+        )
 
     async def _read_local(self, node: str, keys: Sequence[str]) -> None:
         client = self.make_client(self.endpoints[node], self.o.op_timeout)

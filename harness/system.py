@@ -61,3 +61,6 @@ class System(Protocol):
 
     def supports_local_reads(self) -> bool:
         """Whether clients can read one node's replica alone (for convergence checks)."""
+
+    def replicas(self, nodes: Sequence[str], key: str) -> list[str] | None:
+        """The nodes that should hold ``key`` (None: unknown, sample every node)."""

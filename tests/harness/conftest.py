@@ -73,17 +73,17 @@ def leftovers(cluster: str) -> list[str]:
     return found
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
     return harness
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def find_leftovers() -> Callable[[str], list[str]]:
     return leftovers
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def iptables() -> Callable[[], str]:
     return iptables_rules
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from checkers.history import validate
 from dynamo.client import AsyncClient
 from dynamo.cluster import LoopbackCluster
 from harness import history
+from harness.dynamo_system import DynamoConfig, DynamoSystem
 from harness.faults import NemesisContext, NoNemesis
 from harness.options import TestOptions
 from harness.runner import Runner
@@ -37,6 +39,7 @@ def run(
 ) -> list[dict[str, Any]]:
     o = TestOptions(workload=workload, time_limit=1.5, rate=300, seed=1, settle=0.2, **kw)
     w = history.HistoryWriter(tmp_path / "history.jsonl", history.Clock())
+    system = DynamoSystem(DynamoConfig(), [], "")
     runner = Runner(
         o,
         w,
@@ -45,6 +48,7 @@ def run(
         client,
         nemesis or NoNemesis(),
         local_reads=True,
+        replicas=lambda key: system.replicas(list(endpoints), key),
     )
     asyncio.run(runner.run())
     w.close()
@@ -62,8 +66,12 @@ def test_each_workload_writes_a_history_the_design_accepts(
     assert {op["node"] for op in client_ops} == set(nodes.addresses)  # round-robin binding
     finals = [op for op in client_ops if op.get("final")]
     assert finals and {op["node"] for op in finals} == set(nodes.addresses)
-    local = [op for op in ops if op["process"] == "convergence"]
+    local = [op for op in ops if op["process"] == "convergence" and op["type"] == "ok"]
     assert local and all(op["f"] == "read-local" for op in local)
+    copies: dict[str, set[str]] = {}
+    for op in local:  # only a key's replicas are sampled, and without faults they agree
+        copies.setdefault(op["key"], set()).add(json.dumps(op["value"]))
+    assert all(len(v) == 1 for v in copies.values()), copies
 
 
 def test_set_final_reads_hold_every_acknowledged_add_without_faults(

@@ -1,0 +1,243 @@
+"""One namespace cluster shared by this module: ``cluster up``, runs on it, the ssh provider.
+
+The cluster is made once (``harness cluster up``), used by every test here, and removed at
+the end, where the fixture checks that nothing of it is left.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from checkers.history import load, validate
+from harness.exitcodes import ExitCode
+
+pytestmark = pytest.mark.netns
+
+NAME = "pyt"
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture(scope="module")
+def up(
+    cli: Cli, find_leftovers: Callable[[str], list[str]], iptables: Callable[[], str]
+) -> Iterator[dict[str, Any]]:
+    """The module's cluster, as ``harness cluster up --json`` describes it."""
+    cli("cluster", "down", "--cluster", NAME)
+    rules = iptables()
+    r = cli("cluster", "up", "--cluster", NAME, "--json", check_rc=0)
+    try:
+        yield json.loads(r.stdout)
+    finally:
+        cli("cluster", "down", "--cluster", NAME, check_rc=0)
+    assert find_leftovers(NAME) == []
+    assert iptables() == rules
+
+
+def ssh_args(up: dict[str, Any]) -> list[str]:
+    nodes = ",".join(h["address"] for h in up["hosts"] if h["host"] != "control")
+    return [
+        "--provider",
+        "ssh",
+        "--cluster",
+        NAME,
+        "--nodes",
+        nodes,
+        "--ssh-key",
+        up["ssh_key"],
+        "--ssh-known-hosts",
+        up["known_hosts"],
+    ]
+
+
+def test_cluster_up_makes_five_hosts_each_with_its_own_sshd(up: dict[str, Any]) -> None:
+    hosts = {h["host"]: h for h in up["hosts"]}
+    assert set(hosts) == {"control", "n1", "n2", "n3", "n4", "n5"}
+    assert all(h["exists"] for h in hosts.values())
+    assert all(hosts[f"n{i}"]["sshd"] is True for i in range(1, 6))
+    assert len({h["address"] for h in hosts.values()}) == 6
+
+
+def test_cluster_up_again_changes_nothing(up: dict[str, Any], cli: Cli) -> None:
+    def sshd_pids() -> list[str]:
+        return sorted(
+            Path(f"/var/lib/dynamo-harness/{NAME}/n{i}/sshd/sshd.pid").read_text()
+            for i in range(1, 6)
+        )
+
+    before = sshd_pids()
+    r = cli("cluster", "up", "--cluster", NAME, check_rc=0)
+    assert "already up" in r.stderr
+    assert sshd_pids() == before
+
+
+def test_the_root_namespace_cannot_reach_the_cluster(up: dict[str, Any]) -> None:
+    """No address or route of the cluster subnet in the root namespace: a packet cannot leave."""
+    addrs = subprocess.run(["ip", "-o", "addr"], capture_output=True, text=True).stdout
+    assert "10.77." not in addrs
+    route = subprocess.run(
+        ["ip", "route", "get", "10.77.0.11"], capture_output=True, text=True
+    ).stdout
+    assert "dh-" not in route
+    ctl = up["control_ns"]
+    inside = subprocess.run(
+        ["ip", "netns", "exec", ctl, "ip", "route"], capture_output=True, text=True
+    ).stdout
+    assert "default" not in inside  # nor can the control host reach anything but the cluster
+
+
+def test_run_deploys_over_ssh_and_stores_a_history_the_design_accepts(
+    up: dict[str, Any], cli: Cli, tmp_path: Path
+) -> None:
+    r = cli(
+        "run",
+        "--cluster",
+        NAME,
+        "--workload",
+        "set",
+        "--time-limit",
+        "4",
+        "--settle",
+        "1",
+        "--store",
+        str(tmp_path),
+        check_rc=ExitCode.VALID,
+    )
+    run = (tmp_path / "latest").resolve()
+    assert run.parent.name == "set-none"
+    for name in ("test.json", "history.jsonl", "results.json", "harness.log"):
+        assert (run / name).exists(), name
+    for i in range(1, 6):
+        log = run / "nodes" / f"n{i}" / "node.log"
+        assert log.exists() and (run / "nodes" / f"n{i}" / "node.json").exists()
+    ops = load(run / "history.jsonl")
+    assert validate(ops) == []
+    assert any(op.get("final") for op in ops)
+    assert "add" in r.stdout  # the report's table
+
+    # harness check reproduces results.json from the stored history alone
+    before = json.loads((run / "results.json").read_text())
+    (run / "results.json").unlink()
+    cli("check", str(run), check_rc=ExitCode.VALID)
+    assert _verdict(json.loads((run / "results.json").read_text())) == _verdict(before)
+    assert cli("report", str(run), check_rc=0).stdout.strip()
+
+
+def _verdict(results: dict[str, Any]) -> Any:
+    """results.json without anything that depends on when or how fast it was computed."""
+    drop = {"elapsed", "elapsed_s", "generated", "generated_at", "seconds_to_check"}
+    if isinstance(results, dict):
+        return {k: _verdict(v) for k, v in results.items() if k not in drop}
+    if isinstance(results, list):
+        return [_verdict(v) for v in results]
+    return results
+
+
+def test_a_run_on_an_existing_cluster_leaves_it_up(up: dict[str, Any], cli: Cli) -> None:
+    r = cli("cluster", "status", "--cluster", NAME, "--json", check_rc=0)
+    assert all(h["exists"] for h in json.loads(r.stdout)["hosts"])
+
+
+def test_ssh_provider_deploys_to_the_hosts_cluster_up_made(
+    up: dict[str, Any], cli: Cli, tmp_path: Path
+) -> None:
+    r = cli(
+        "run",
+        *ssh_args(up),
+        "--workload",
+        "register",
+        "--time-limit",
+        "3",
+        "--settle",
+        "1",
+        "--store",
+        str(tmp_path),
+        netns=up["control_ns"],
+    )
+    assert r.returncode == ExitCode.VALID, r.stderr
+    run = (tmp_path / "latest").resolve()
+    test = json.loads((run / "test.json").read_text())
+    assert test["provider"] == "ssh" and test["options"]["nodes"].startswith("10.77.0.11,")
+    assert validate(load(run / "history.jsonl")) == []
+    assert (run / "nodes" / "n5" / "node.log").exists()
+
+
+def test_an_unreachable_host_fails_fast_with_a_clear_error(
+    up: dict[str, Any], cli: Cli, tmp_path: Path
+) -> None:
+    args = ssh_args(up)
+    args[args.index("--nodes") + 1] = "10.77.0.11,10.77.0.99"  # .99: nobody
+    r = cli(
+        "run",
+        *args,
+        "--connect-timeout",
+        "2",
+        "--time-limit",
+        "1",
+        "--store",
+        str(tmp_path),
+        netns=up["control_ns"],
+        timeout=90,
+    )
+    assert r.returncode == ExitCode.HARNESS_FAILED
+    assert "n2" in r.stderr and "cannot connect to 10.77.0.99:22" in r.stderr
+
+
+def test_a_host_key_that_does_not_match_is_refused(
+    up: dict[str, Any], cli: Cli, tmp_path: Path
+) -> None:
+    wrong = tmp_path / "known_hosts"
+    lines = Path(up["known_hosts"]).read_text().splitlines()
+    keys = [ln.split(" ", 1)[1] for ln in lines]
+    wrong.write_text("".join(f"{ln.split()[0]} {keys[-1 - i]}\n" for i, ln in enumerate(lines)))
+    args = ssh_args(up)
+    args[args.index("--ssh-known-hosts") + 1] = str(wrong)
+    r = cli(
+        "run",
+        *args,
+        "--time-limit",
+        "1",
+        "--store",
+        str(tmp_path),
+        netns=up["control_ns"],
+        timeout=90,
+    )
+    assert r.returncode == ExitCode.HARNESS_FAILED
+    assert "cannot connect" in r.stderr
+
+
+def test_the_node_preparation_script_passes_on_a_namespace_host(up: dict[str, Any]) -> None:
+    key, ctl = up["ssh_key"], up["control_ns"]
+    script = Path(__file__).resolve().parents[2] / "scripts" / "prepare-node.sh"
+    r = subprocess.run(
+        [
+            "ip",
+            "netns",
+            "exec",
+            ctl,
+            "ssh",
+            "-i",
+            key,
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            f"UserKnownHostsFile={up['known_hosts']}",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-F",
+            "/dev/null",
+            "root@10.77.0.13",
+            "sh -s",
+        ],
+        stdin=script.open(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1].startswith("python=")
