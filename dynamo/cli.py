@@ -52,6 +52,11 @@ def _node_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--gossip-interval", type=float, default=1.0, help="seconds (default 1)")
     p.add_argument(
+        "--unsafe-early-ack",
+        action="store_true",
+        help="TEST ONLY: acknowledge puts before any replica has them on disk (a broken node)",
+    )
+    p.add_argument(
         "--tombstone-grace",
         type=float,
         default=10.0,
@@ -147,6 +152,7 @@ def _config(args: argparse.Namespace, **kw: Any) -> NodeConfig:
         gossip_interval=args.gossip_interval,
         anti_entropy_interval=args.anti_entropy_interval,
         tombstone_grace=args.tombstone_grace,
+        unsafe_early_ack=args.unsafe_early_ack,
         **kw,
     )
 
@@ -184,6 +190,7 @@ def run_cluster(args: argparse.Namespace) -> int:
         *("--tombstone-grace", str(args.tombstone_grace)),
         *(["--buffered"] if args.buffered else []),
         *(["--strict-quorum"] if args.strict_quorum else []),
+        *(["--unsafe-early-ack"] if args.unsafe_early_ack else []),
     ]
     cluster = LoopbackCluster(data_dir, args.nodes, base_port=args.base_port, node_args=node_args)
     _config(args, name="n1", listen=cluster.addresses["n1"], seeds=cluster.addresses)  # validate

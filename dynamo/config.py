@@ -42,6 +42,9 @@ class NodeConfig:
     """Seconds between hinted hand-off rounds."""
     anti_entropy_interval: float = 1.0
     """Seconds between Merkle exchanges of one partition with its replicas; 0 disables."""
+    unsafe_early_ack: bool = False
+    """TEST ONLY: acknowledge a put at once and write it 200 ms later (a write-behind bug) —
+    a deliberately broken node, so a test can show that the harness catches lost writes."""
     tombstone_grace: float = 10.0
     """Seconds a tombstone is kept at least before it may be reaped; negative: never reap."""
 

@@ -42,6 +42,7 @@ from dynamo.versions import (
 log = logging.getLogger("dynamo.node")
 
 ACTOR_LEASE = 1024
+EARLY_ACK_DELAY = 0.2
 
 
 class Node:
@@ -50,6 +51,9 @@ class Node:
         self.name = config.name
         self.lww = config.mode == "lww"
         self.request_timeout = config.request_timeout
+        self.early_ack = config.unsafe_early_ack
+        if self.early_ack:
+            log.warning("--unsafe-early-ack: puts are acknowledged before they are durable")
         self.storage: Storage = (
             SqliteStorage(config.data_dir / "data.sqlite", buffered=config.buffered)
             if config.data_dir is not None
@@ -254,8 +258,17 @@ class Node:
             if msg.get("forwarded"):
                 raise QuorumError(f"{self.name} will not store {key!r}", definite=True)
             return await self._forward(msg)
+        if self.early_ack:  # the deliberately broken node: ack now, write a moment later
+            self.spawn(self._write_behind(key, value, context, w))
+            return {"context": encode_context(context)}
         obj = await coordinator.put(self, key, value, context, w)
         return {"context": encode_context(obj.vv)}
+
+    async def _write_behind(
+        self, key: str, value: bytes | None, context: dict[str, int], w: int
+    ) -> None:
+        await asyncio.sleep(EARLY_ACK_DELAY)
+        await coordinator.put(self, key, value, context, w)
 
     async def _forward(self, msg: Message) -> Message:
         """Hand a write to the first node of its plan that takes it; that node coordinates."""

@@ -79,17 +79,18 @@ def test_strict_quorum_survives_one_dead_replica_and_fails_fast_with_two(tmp_pat
             assert time.monotonic() - started < 1.5 + 0.5  # within the node's request timeout
 
 
-def test_every_acknowledged_put_survives_kill_9_of_every_node(live) -> None:
+def kill_all_under_load(cluster: LoopbackCluster, seconds: float = 2.0) -> tuple[int, list[str]]:
+    """Write from 8 threads, kill -9 every node mid-stream, restart; return (acked, lost)."""
     acked: dict[str, str] = {}
     lock = threading.Lock()
     stop = threading.Event()
 
     def writer(worker: int) -> None:
-        client = live.client(live.names[worker % 5], timeout=2.0)
+        client = cluster.client(cluster.names[worker % 5], timeout=2.0)
         for i in itertools.count():
             if stop.is_set():
                 return
-            key, value = f"dur-{worker}-{i}", f"v-{worker}-{i}"
+            key, value = f"dur-{worker}-{i}-{time.monotonic_ns()}", f"v-{worker}-{i}"
             try:
                 client.put(key, value)
             except Exception:
@@ -100,19 +101,36 @@ def test_every_acknowledged_put_survives_kill_9_of_every_node(live) -> None:
     threads = [threading.Thread(target=writer, args=(w,)) for w in range(8)]
     for t in threads:
         t.start()
-    time.sleep(2.0)
+    time.sleep(seconds)
     with lock:  # freeze the acknowledged set, then kill while writes are still in flight
         snapshot = dict(acked)
-        for name in live.names:
-            live.kill(name)
+        for name in cluster.names:
+            cluster.kill(name)
     stop.set()
     for t in threads:
         t.join()
-    assert len(snapshot) > 100
-    live.start()
-    reader = live.client()
-    lost = [k for k, v in snapshot.items() if reader.get(k).values != [v.encode()]]
+    cluster.start()
+    reader = cluster.client()
+    return len(snapshot), [k for k, v in snapshot.items() if reader.get(k).values != [v.encode()]]
+
+
+def test_every_acknowledged_put_survives_kill_9_of_every_node(live) -> None:
+    acked, lost = kill_all_under_load(live)
+    assert acked > 100
     assert lost == []
+
+
+def test_a_node_that_acks_before_fsync_loses_writes_to_kill_9(tmp_path) -> None:
+    """The durability test has teeth: the deliberately broken node fails it."""
+    args = ["--unsafe-early-ack", "--anti-entropy-interval", "0"]
+    with LoopbackCluster(tmp_path, 5, node_args=args) as broken:
+        losses = []
+        for _ in range(3):
+            _, lost = kill_all_under_load(broken, seconds=1.0)
+            losses.append(len(lost))
+            if lost:
+                break
+    assert any(losses), f"no acknowledged write was lost in {len(losses)} rounds"
 
 
 def raw_request(address: str, payload: bytes, *, frame: bytes | None = None) -> dict | None:
