@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from checkers.calls import calls, op_class
+from checkers.calls import Call, calls, op_class
 from checkers.faults import Timeline, Window, call_segments, fault_windows, timeline
 from checkers.history import Op
 from checkers.result import UNKNOWN, Result, listed
@@ -48,45 +48,53 @@ class Availability:
         )
         groups = _groups(by_cell, when)
         nodes = list(test.get("nodes") or sorted(k for k in groups["by_node"] if k is not None))
+        runs, ok_times = _runs_and_ok_times(index.completed, self.min_gap)
+        records = sorted(
+            (_run_record(run, windows) for run in runs), key=lambda r: r["first_index"]
+        )
         details: dict[str, Any] = {
             **groups,
-            "recovery": _recovery(index.client, windows, nodes),
-            **self._unavailable(index.completions, windows),
+            "recovery": _recovery(ok_times, windows, nodes),
+            **listed("unavailable", records),
+            "unavailable_healthy_count": sum(1 for r in records if not r["faults"]),
         }
-        valid = True if index.client else UNKNOWN
-        return Result(self.name, valid, details)
-
-    def _unavailable(self, completions: Sequence[Op], windows: Sequence[Window]) -> dict[str, Any]:
-        runs: dict[Any, list[Op]] = {}
-        found: list[dict[str, Any]] = []
-
-        def close(f: Any, healed: bool) -> None:
-            run = runs.pop(f, None)
-            if run and run[-1]["time"] - run[0]["time"] >= self.min_gap:
-                found.append(_run_record(f, run, healed, windows))
-
-        for op in completions:
-            if op["type"] == "ok":
-                close(op["f"], healed=True)
-            else:
-                runs.setdefault(op["f"], []).append(op)
-        for f in list(runs):
-            close(f, healed=False)
-        found.sort(key=lambda r: r["first_index"])
-        healthy = sum(1 for r in found if not r["faults"])
-        return {**listed("unavailable", found), "unavailable_healthy_count": healthy}
+        return Result(self.name, True if index.client else UNKNOWN, details)
 
 
-def _run_record(f: Any, run: list[Op], healed: bool, windows: Sequence[Window]) -> dict[str, Any]:
-    start, end = run[0]["time"], run[-1]["time"]
+def _runs_and_ok_times(
+    completed: Sequence[Call], min_gap: int
+) -> tuple[list[tuple[list[Op], bool]], dict[Any, list[int]]]:
+    """Runs of non-ok completions of one ``f`` lasting ``min_gap`` or more (each with
+    whether an ok ended it), and each node's ok completion times, in one pass."""
+    open_runs: dict[Any, list[Op]] = {}
+    runs: list[tuple[list[Op], bool]] = []
+    ok_times: dict[Any, list[int]] = {}
+    for inv, done in completed:
+        f = inv["f"]
+        if done["type"] == "ok":
+            ok_times.setdefault(inv.get("node"), []).append(done["time"])
+            run = open_runs.pop(f, None)
+            if run and run[-1]["time"] - run[0]["time"] >= min_gap:
+                runs.append((run, True))
+        else:
+            open_runs.setdefault(f, []).append(done)
+    runs += [
+        (run, False) for run in open_runs.values() if run[-1]["time"] - run[0]["time"] >= min_gap
+    ]
+    return runs, ok_times
+
+
+def _run_record(run: tuple[list[Op], bool], windows: Sequence[Window]) -> dict[str, Any]:
+    ops, healed = run
+    start, end = ops[0]["time"], ops[-1]["time"]
     return {
-        "f": f,
-        "first_index": run[0]["index"],
-        "last_index": run[-1]["index"],
+        "f": ops[0]["f"],
+        "first_index": ops[0]["index"],
+        "last_index": ops[-1]["index"],
         "start": start,
         "end": end,
         "duration": (end - start) * NS,
-        "ops": len(run),
+        "ops": len(ops),
         "recovered": healed,
         "faults": [w.name for w in windows if w.overlaps(start, end)],
     }
@@ -123,15 +131,9 @@ def _groups(by_cell: Counter[tuple[Any, Any, str, int]], when: Timeline) -> dict
 
 
 def _recovery(
-    client: Sequence[tuple[Op, Op | None]], windows: Sequence[Window], nodes: Sequence[str]
+    ok_times: Mapping[Any, list[int]], windows: Sequence[Window], nodes: Sequence[str]
 ) -> dict[str, dict[str, float | None]]:
     """For each healed window: seconds from the heal to each node's first ok completion."""
-    ok_times: dict[Any, list[int]] = {}
-    for inv, done in client:
-        if done is not None and done["type"] == "ok":
-            ok_times.setdefault(inv.get("node"), []).append(done["time"])
-    for times in ok_times.values():
-        times.sort()
     out: dict[str, dict[str, float | None]] = {}
     for w in windows:
         if not w.healed:

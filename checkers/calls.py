@@ -20,12 +20,12 @@ GET_FS = frozenset({"read"})
 
 @dataclass(frozen=True)
 class Calls:
-    """``client`` and ``nemesis`` calls in invoke order; ``completions``: the client
-    completions in history order; ``samples``: convergence samples."""
+    """``client`` and ``nemesis`` calls in invoke order; ``completed``: the client calls
+    that completed, in completion order; ``samples``: convergence samples."""
 
     client: list[Call]
     nemesis: list[Call]
-    completions: list[Op]
+    completed: list[Call]
     samples: list[Op]
     end_time: int
 
@@ -54,7 +54,7 @@ def _pair(history: Sequence[Op]) -> Calls:
     client: list[Call] = []
     nemesis: list[Call] = []
     samples: list[Op] = []
-    completions: list[Op] = []
+    completed: list[Call] = []
     pending: dict[object, tuple[list[Call], int]] = {}
     for op in history:
         p = op["process"]
@@ -68,11 +68,11 @@ def _pair(history: Sequence[Op]) -> Calls:
             into.append((op, None))
         elif (slot := pending.pop(p, None)) is not None:
             into, i = slot
-            into[i] = (into[i][0], op)
+            call = into[i] = (into[i][0], op)
             if into is client:
-                completions.append(op)
+                completed.append(call)
     end_time = history[-1]["time"] if history else 0
-    return Calls(client, nemesis, completions, samples, end_time)
+    return Calls(client, nemesis, completed, samples, end_time)
 
 
 def final_reads(client: Sequence[Call]) -> dict[object, Call]:

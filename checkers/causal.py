@@ -24,8 +24,9 @@ and 4+ versions (the Dynamo paper's §6.3 table; reads of an absent key are left
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from checkers.calls import Call, calls, final_reads, outcome
@@ -59,8 +60,7 @@ class CausalRegister:
         versions = _Versions(writes)
         finals = final_reads(reads)
         durability = _durability(writes, deletes, finals, versions, history)
-        phantoms, failed_present = _strangers(reads, writes)
-        conflicts = _false_conflicts(reads, versions)
+        found = _scan_reads(reads, writes, versions)
         details: dict[str, Any] = {
             "writes": len(writes),
             "acknowledged": acknowledged,
@@ -68,17 +68,14 @@ class CausalRegister:
             "reads": len(reads),
             "final_reads": len(finals),
             **durability,
-            **listed("phantom", phantoms),
-            **listed("failed_present", failed_present),
-            **listed("false_conflicts", conflicts),
-            "siblings": _sibling_counts(reads),
+            **listed("phantom", found.phantom),
+            **listed("failed_present", found.failed_present),
+            **listed("false_conflicts", found.false_conflicts),
+            "siblings": _sibling_stats(found.sibling_counts),
         }
-        anomalies = (
-            details["lost_count"]
-            + details["resurrected_count"]
-            + len(phantoms)
-            + len(failed_present)
-            + len(conflicts)
+        anomalies = sum(
+            details[f"{name}_count"]
+            for name in ("lost", "resurrected", "phantom", "failed_present", "false_conflicts")
         )
         return Result(self.name, verdict(anomalies, details["unchecked_count"]), details)
 
@@ -207,76 +204,79 @@ def _resurrections(
     return out
 
 
-def _strangers(
-    reads: Sequence[Call], writes: Mapping[Any, Call]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    phantoms: list[dict[str, Any]] = []
-    failed: list[dict[str, Any]] = []
+@dataclass
+class _ReadFindings:
+    phantom: list[dict[str, Any]] = field(default_factory=list)
+    failed_present: list[dict[str, Any]] = field(default_factory=list)
+    false_conflicts: list[dict[str, Any]] = field(default_factory=list)
+    sibling_counts: list[int] = field(default_factory=list)
+
+
+def _scan_reads(
+    reads: Sequence[Call], writes: Mapping[Any, Call], versions: _Versions
+) -> _ReadFindings:
+    """Every ok read once: its versions' origins, its false conflicts, its sibling count."""
+    found = _ReadFindings()
     reported: set[tuple[object, Any]] = set()
+    counts = found.sibling_counts
     for inv, done in reads:
         assert done is not None
+        siblings = done["value"] or ()
+        counts.append(len(siblings))
         key = inv.get("key")
-        for v in done["value"] or ():
+        for v in siblings:
             write = writes.get(v)
             if (
-                write is not None
-                and write[0].get("key") == key
-                and write[0]["time"] <= done["time"]
-                and (write[1] is None or write[1]["type"] != "fail")
-            ):
-                continue
-            if (key, v) in reported:
-                continue
-            reported.add((key, v))
-            if write is None or write[0].get("key") != key:
-                reason = "never written"
-            elif write[0]["time"] > done["time"]:
-                reason = "written after the read returned"
-            else:
-                failed.append({"id": v, "key": key, "index": done["index"]})
-                continue
-            phantoms.append({"id": v, "key": key, "index": done["index"], "reason": reason})
-    return phantoms, failed
+                write is None
+                or write[0].get("key") != key
+                or write[0]["time"] > done["time"]
+                or (write[1] is not None and write[1]["type"] == "fail")
+            ) and (key, v) not in reported:
+                reported.add((key, v))
+                _stranger(v, key, done, write, found)
+        if len(siblings) > 1 and (conflict := _false_conflict(siblings, versions)):
+            found.false_conflicts.append({"key": key, "index": done["index"], "pairs": conflict})
+    return found
 
 
-def _false_conflicts(reads: Sequence[Call], versions: _Versions) -> list[dict[str, Any]]:
-    """One search per read from all its siblings at once; pairs are named only on a hit."""
-    born = versions.born
-    out = []
-    for _, done in reads:
-        assert done is not None
-        siblings = done["value"] or ()
-        if len(siblings) < 2:
-            continue
-        present = set(siblings)
-        oldest = min(born.get(v, 0) for v in siblings)
-        if not present & versions.ancestors(present, not_before=oldest):
-            continue
-        pairs = sorted(
-            (v, u) for v in present for u in versions.ancestors((v,), not_before=oldest) & present
-        )
-        out.append(
-            {
-                "key": done.get("key"),
-                "index": done["index"],
-                "pairs": [{"version": v, "ancestor": u} for v, u in pairs],
-            }
-        )
-    return out
+def _stranger(v: Any, key: object, done: Op, write: Call | None, found: _ReadFindings) -> None:
+    if write is None or write[0].get("key") != key:
+        reason = "never written"
+    elif write[0]["time"] > done["time"]:
+        reason = "written after the read returned"
+    else:
+        found.failed_present.append({"id": v, "key": key, "index": done["index"]})
+        return
+    found.phantom.append({"id": v, "key": key, "index": done["index"], "reason": reason})
 
 
-def _sibling_counts(reads: Sequence[Call]) -> dict[str, Any]:
-    counts = sorted(len(done["value"] or ()) for _, done in reads if done is not None)
-    nonempty = [c for c in counts if c > 0]
-    share: dict[str, float | None] = {
-        str(n): ratio(sum(1 for c in nonempty if c == n), len(nonempty)) for n in (1, 2, 3)
-    }
-    share["4+"] = ratio(sum(1 for c in nonempty if c >= 4), len(nonempty))
+def _false_conflict(siblings: Sequence[Any], versions: _Versions) -> list[dict[str, Any]]:
+    """(version, ancestor) pairs among one read's siblings: one search from all of them,
+    pairs named only on a hit."""
+    present = set(siblings)
+    oldest = min(versions.born.get(v, 0) for v in siblings)
+    if not present & versions.ancestors(present, not_before=oldest):
+        return []
+    pairs = sorted(
+        (v, u) for v in present for u in versions.ancestors((v,), not_before=oldest) & present
+    )
+    return [{"version": v, "ancestor": u} for v, u in pairs]
+
+
+def _sibling_stats(counts: list[int]) -> dict[str, Any]:
+    """Versions per read: max, p99 and mean over reads of a present key, and the share
+    of those that saw 1, 2, 3 and 4+ versions."""
+    histogram = Counter(counts)
+    empty = histogram.pop(0, 0)
+    seen = len(counts) - empty
+    share = {str(n): ratio(histogram[n], seen) for n in (1, 2, 3)}
+    share["4+"] = ratio(sum(k for n, k in histogram.items() if n >= 4), seen)
+    ordered = sorted(c for c in counts if c)
     return {
         "reads": len(counts),
-        "empty": len(counts) - len(nonempty),
-        "max": counts[-1] if counts else None,
-        "p99": quantile(nonempty, 0.99) if nonempty else None,
-        "mean": sum(nonempty) / len(nonempty) if nonempty else None,
+        "empty": empty,
+        "max": ordered[-1] if ordered else None,
+        "p99": quantile(ordered, 0.99) if ordered else None,
+        "mean": sum(ordered) / seen if seen else None,
         "share": share,
     }

@@ -25,7 +25,8 @@ from checkers.history import Op
 
 MS = 1_000_000
 SECOND = 1_000 * MS
-FAULT_VALUES = ("partition", "kill", "pause", "clock", "loss")
+_SAMPLED_KEYS = 200
+FAULT_KINDS = ("partition", "kill", "pause", "clock", "loss")
 _STARTS = {
     "partition": ("start-partition", "stop-partition"),
     "kill": ("kill", "start"),
@@ -224,7 +225,7 @@ class _Run:
         return sorted(nodes[:1])
 
     def samples(self, t: int) -> int:
-        keys = sorted(self.written)[:200]
+        keys = sorted(self.written)[:_SAMPLED_KEYS]
         replicas = {key: sorted(self.rng.sample(self.spec.nodes, 3)) for key in keys}
         for round_ in range(3):
             t += 100 * MS
@@ -244,7 +245,8 @@ class _Run:
 def generate(spec: Spec) -> Synthetic:
     """A history of about ``spec.ops`` ops from the model store, with its ground truth."""
     run = _Run(spec)
-    budget = spec.ops - spec.keys * 2 - (spec.keys * 9 if spec.samples else 0)
+    sampled_keys = min(spec.keys, _SAMPLED_KEYS)
+    budget = spec.ops - spec.keys * 2 - (sampled_keys * 9 if spec.samples else 0) - 2
     t = 0
     for worker in range(spec.concurrency):
         run.schedule(t + worker * 100_000, worker)
