@@ -73,16 +73,15 @@ class Connection:
         if self.closed or self._protocol is None:
             raise ConnectError(f"connection to {self.address} is closed")
         rid = next(self._ids)
-        fut: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Message] = loop.create_future()
         self._waiting[rid] = fut
         self._protocol.send({**msg, "id": rid})
+        timer = loop.call_later(timeout, _expire, fut, msg.get("op"), self.address, timeout)
         try:
-            reply = await asyncio.wait_for(fut, timeout)
-        except TimeoutError:
-            raise RequestTimeout(
-                f"{msg.get('op')} to {self.address}: no answer in {timeout:g}s"
-            ) from None
+            reply = await fut
         finally:
+            timer.cancel()
             self._waiting.pop(rid, None)
         if not reply.get("ok"):
             raise from_wire(reply.get("error") or {})
@@ -92,6 +91,12 @@ class Connection:
         self.closed = True
         if self._protocol is not None and self._protocol.transport is not None:
             self._protocol.transport.close()
+
+
+def _expire(fut: asyncio.Future[Message], op: object, address: str, timeout: float) -> None:
+    """A timer instead of ``asyncio.wait_for``, which costs a task per request."""
+    if not fut.done():
+        fut.set_exception(RequestTimeout(f"{op} to {address}: no answer in {timeout:g}s"))
 
 
 class Pool:

@@ -126,45 +126,49 @@ async def quorum(
     definite: bool,
 ) -> dict[str, T]:
     """Return as soon as ``needed`` tasks succeeded; fail fast once too many have failed.
-    The tasks still running go on in the background."""
+    The tasks still running go on in the background. (Callbacks and one timer rather than
+    ``asyncio.wait`` in a loop: this is on every request's path.)"""
     loop = asyncio.get_running_loop()
     answers: dict[str, T] = {}
     errors: dict[str, str] = {}
-    pending = set(tasks)
-    for task in [t for t in tasks if t.done()]:
-        pending.discard(task)
-        _collect(task, tasks, answers, errors)
-    while len(answers) < needed and len(answers) + len(pending) >= needed:
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            break
-        done, pending = await asyncio.wait(
-            pending, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
-        )
-        for task in done:
-            _collect(task, tasks, answers, errors)
+    settled: asyncio.Future[None] = loop.create_future()
+
+    def on_done(task: asyncio.Task[T]) -> None:
+        name = tasks[task]
+        if task.cancelled():
+            errors[name] = "cancelled"
+        elif (exc := task.exception()) is not None:
+            errors[name] = str(exc) if isinstance(exc, DynamoError) else repr(exc)
+        else:
+            answers[name] = task.result()
+        undecided = len(tasks) - len(answers) - len(errors)
+        if not settled.done() and (len(answers) >= needed or len(answers) + undecided < needed):
+            settled.set_result(None)
+
+    for task in tasks:
+        if task.done():
+            on_done(task)
+        else:
+            task.add_done_callback(on_done)
+    if len(answers) < needed and not settled.done():
+        timer = loop.call_later(max(0.0, deadline - loop.time()), _settle, settled)
+        try:
+            await settled
+        finally:
+            timer.cancel()
     if len(answers) >= needed:
-        return answers
-    for task in pending:
-        errors[tasks[task]] = "no answer in time"
-    detail = ", ".join(f"{name}: {why}" for name, why in sorted(errors.items()))
+        return dict(answers)
+    missing = {name: "no answer in time" for name in tasks.values() if name not in answers}
+    detail = ", ".join(f"{n}: {why}" for n, why in sorted({**missing, **errors}.items()))
     raise QuorumError(
         f"{what}: {len(answers)} of {len(tasks)} replicas answered, {needed} needed ({detail})",
         definite=definite,
     )
 
 
-def _collect(
-    task: asyncio.Task[T],
-    names: dict[asyncio.Task[T], str],
-    answers: dict[str, T],
-    errors: dict[str, str],
-) -> None:
-    exc = task.exception()
-    if exc is None:
-        answers[names[task]] = task.result()
-    else:
-        errors[names[task]] = str(exc) if isinstance(exc, DynamoError) else repr(exc)
+def _settle(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 def _retrieve(task: asyncio.Future[object]) -> None:
