@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from checkers.history import CONVERGENCE, NEMESIS, Op, derived
 
@@ -75,16 +76,39 @@ def _pair(history: Sequence[Op]) -> Calls:
     return Calls(client, nemesis, completed, samples, end_time)
 
 
-def final_reads(client: Sequence[Call]) -> dict[object, Call]:
-    """Each key's final read: its last ok read marked ``final``, else its last ok read."""
+@dataclass(frozen=True)
+class Final:
+    """A key's final state: the union of what its final reads returned (the runner reads
+    every key from every node once healed), when the last of them began, and whether
+    they all returned the same thing."""
+
+    values: frozenset[Any]
+    began: int
+    reads: int
+    agreed: bool
+
+
+def final_reads(reads: Sequence[Call]) -> dict[object, Final]:
+    """Each key's final state from its ok reads marked ``final``; a key with none falls
+    back to its last ok read (histories without a final phase)."""
+    marked: dict[object, list[Call]] = {}
     last: dict[object, Call] = {}
-    final: dict[object, Call] = {}
-    for call in client:
-        done = call[1]
-        if done is None or done["type"] != "ok" or call[0]["f"] != "read":
+    for call in reads:
+        inv, done = call
+        if done is None or done["type"] != "ok" or inv["f"] != "read":
             continue
-        key = call[0].get("key")
+        key = inv.get("key")
         last[key] = call
-        if done.get("final") or call[0].get("final"):
-            final[key] = call
-    return {**last, **final}
+        if done.get("final") or inv.get("final"):
+            marked.setdefault(key, []).append(call)
+    out: dict[object, Final] = {}
+    for key, call in last.items():
+        chosen = marked.get(key, [call])
+        seen = [frozenset(done["value"] or ()) for _, done in chosen if done is not None]
+        out[key] = Final(
+            values=frozenset().union(*seen),
+            began=max(inv["time"] for inv, _ in chosen),
+            reads=len(chosen),
+            agreed=len(set(seen)) == 1,
+        )
+    return out

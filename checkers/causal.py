@@ -5,14 +5,20 @@ supersedes. Version ``u`` is an *ancestor* of ``v`` when ``u`` is in ``v``'s con
 directly or through the contexts of the versions there. A version named in some
 context was read, so it happened whatever its own write's outcome said.
 
-- **lost**: an ok write ``w`` acknowledged before its key's final read began, where
-  that final read holds neither ``w`` nor any descendant of ``w``, and no ``ok``/``info``
-  delete superseded ``w`` (a tombstone cannot be read back, so a delete is taken at
-  its word). It is named with the fault windows active at its ack.
-- **superseded** (not an anomaly): ok writes gone from the final read, but covered by
-  a descendant there or by a delete.
-- **resurrected**: the final read holds an ancestor of an ok delete acknowledged
-  before it: the tombstone was lost.
+The *final state* of a key is the union of its final reads (every node reads every
+key once healed; ``checkers.calls.final_reads``).
+
+- **lost**: an ok write ``w`` acknowledged before the last final read of its key began,
+  where the final state holds neither ``w`` nor any descendant of ``w``, and no
+  ``ok``/``info`` delete superseded ``w`` or a descendant (a tombstone cannot be read
+  back, so a delete is taken at its word). Named with the fault windows active at its
+  ack. A descendant only counts through writes that are not ``fail``; one through an
+  ``info`` write counts when that write (or a descendant of it) is in the final state.
+- **superseded** (not an anomaly): ok writes gone from the final state, but covered by
+  a descendant there or by a delete. **unchecked**: ok writes acknowledged after the
+  final reads began and missing (the verdict is unknown).
+- **resurrected**: the final state holds an ancestor of an ok delete acknowledged
+  before the final reads began: the tombstone was lost.
 - **phantom**: a read returned a version no one wrote to that key, or one whose write
   began only after the read had returned.
 - **failed_present**: a read returned a version whose write ended ``fail``.
@@ -29,7 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from checkers.calls import Call, calls, final_reads, outcome
+from checkers.calls import Call, Final, calls, final_reads, outcome
 from checkers.faults import timeline
 from checkers.history import Op
 from checkers.result import Result, listed, verdict
@@ -66,7 +72,8 @@ class CausalRegister:
             "acknowledged": acknowledged,
             "deletes": len(deletes),
             "reads": len(reads),
-            "final_reads": len(finals),
+            "final_keys": len(finals),
+            "final_disagreements": sum(1 for f in finals.values() if not f.agreed),
             **durability,
             **listed("phantom", found.phantom),
             **listed("failed_present", found.failed_present),
@@ -120,7 +127,7 @@ class _Versions:
 def _durability(
     writes: Mapping[Any, Call],
     deletes: Sequence[Call],
-    finals: Mapping[object, Call],
+    finals: Mapping[object, Final],
     versions: _Versions,
     history: Sequence[Op],
 ) -> dict[str, Any]:
@@ -131,10 +138,10 @@ def _durability(
     held: dict[object, set[Any]] = {}
     covered: dict[object, set[Any]] = {}
     resurrected: list[dict[str, Any]] = []
-    for key, (_, done) in finals.items():
-        held[key] = set(done["value"] or ()) if done else set()
+    for key, final in finals.items():
+        held[key] = set(final.values)
         covered[key] = held[key] | versions.ancestors(held[key])
-        resurrected += _resurrections(key, held[key], deleted.get(key, ()), finals[key], versions)
+        resurrected += _resurrections(key, held[key], deleted.get(key, ()), final, versions)
     for key, calls_ in deleted.items():
         named = {u for call in calls_ for u in call[0].get("context") or ()}
         covered[key] = covered.get(key, set()) | named | versions.ancestors(named)
@@ -155,7 +162,7 @@ def _durability(
         final = finals.get(key)
         if v in covered.get(key, nothing):
             superseded.append(v)
-        elif final is None or done["time"] > final[0]["time"]:
+        elif final is None or done["time"] > final.began:
             unchecked.append(v)
         else:
             windows = [w.name for w in when.active(done["time"])]
@@ -187,7 +194,7 @@ def _lost_record(
 
 
 def _resurrections(
-    key: object, held: set[Any], deletes: Iterable[Call], final: Call, versions: _Versions
+    key: object, held: set[Any], deletes: Iterable[Call], final: Final, versions: _Versions
 ) -> list[dict[str, Any]]:
     """Ok deletes whose context holds, or descends from, a version the final read holds."""
     if not held:
@@ -195,7 +202,7 @@ def _resurrections(
     returned = held | versions.descendants(held)
     out = []
     for inv, done in deletes:
-        if done is None or done["type"] != "ok" or done["time"] > final[0]["time"]:
+        if done is None or done["type"] != "ok" or done["time"] > final.began:
             continue
         context = set(inv.get("context") or ())
         if context & returned:

@@ -1,15 +1,16 @@
 """Durability of the set workload, after Jepsen's set-full checker.
 
-Every acknowledged add must be in the final read of its key (siblings are already
-merged into the read's union). For each element the checker also finds when it became
-*stable* (the first read of a run of reads that shows it and lasts to the final read)
-and, for a lost one, when it was *last seen*.
+Every acknowledged add must be in the final state of its key: the union of its final
+reads (``checkers.calls.final_reads``; a read already merges siblings). For each
+element the checker also finds when it became *stable* (the first read of its last
+unbroken run of reads that show it) and, for a lost one, when it was *last seen*.
 
-Anomalies (verdict false): ``lost`` (ok add missing from the final read),
-``unexpected`` (an element read that was never added to that key), ``failed_present``
-(an element whose add ended ``fail`` turned up in a read). Not anomalies: ``recovered``
-(an ``info`` add that made it), ``unchecked`` (an ok add whose key had no final read
-begun after its ack: unknown).
+Anomalies (verdict false): ``lost`` (ok add, acknowledged before the last final read of
+its key began, missing from the final state), ``unexpected`` (an element read that was
+never added to that key), ``failed_present`` (an element whose add ended ``fail``
+turned up in a read). Not anomalies: ``recovered`` (an ``info`` add in the final
+state); ``unchecked`` (an ok add missing from the final state of a key with no final
+read begun after its ack: the verdict is unknown).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class SetFull:
         adds = {inv["value"]: (inv, done) for inv, done in client if inv["f"] == "add"}
         reads = [c for c in client if c[0]["f"] == "read" and outcome(c) == "ok"]
         finals = final_reads(reads)
-        seen = _presence(reads, finals)
+        seen = _presence(reads)
         when = timeline(history)
 
         lost: list[dict[str, Any]] = []
@@ -45,7 +46,7 @@ class SetFull:
         for element, (inv, done) in adds.items():
             key, status = inv.get("key"), outcome((inv, done))
             final = finals.get(key)
-            present = final is not None and element in seen.final[key]
+            present = final is not None and element in final.values
             if status == "info" and present:
                 recovered.append(element)
             if status != "ok" or done is None:
@@ -53,7 +54,7 @@ class SetFull:
             ack = done["time"]
             if present:
                 stable_latencies.append(max(0, seen.stable_from[element] - ack))
-            elif final is None or ack > final[0]["time"]:
+            elif final is None or ack > final.began:
                 unchecked.append(element)
             else:
                 last_seen = seen.last_seen.get(element)
@@ -75,7 +76,8 @@ class SetFull:
         details: dict[str, Any] = {
             "attempted": len(adds),
             "acknowledged": sum(1 for c in adds.values() if outcome(c) == "ok"),
-            "final_reads": len(finals),
+            "final_keys": len(finals),
+            "final_disagreements": sum(1 for f in finals.values() if not f.agreed),
             "stable_count": len(stable_latencies),
             **listed("lost", lost),
             **listed("recovered", sorted(recovered)),
@@ -91,12 +93,11 @@ class SetFull:
 
 @dataclass
 class _Presence:
-    final: dict[object, set[Any]]
     stable_from: dict[Any, int]
     last_seen: dict[Any, int]
 
 
-def _presence(reads: Sequence[Call], finals: Mapping[object, Call]) -> _Presence:
+def _presence(reads: Sequence[Call]) -> _Presence:
     """Per element: the start of its last unbroken run of reads, and when it was last seen."""
     by_key: dict[object, list[Call]] = {}
     for call in reads:
@@ -112,8 +113,7 @@ def _presence(reads: Sequence[Call], finals: Mapping[object, Call]) -> _Presence
                     run_start[element] = inv["time"]
                 last_pos[element] = pos
                 last_seen[element] = done["time"]
-    final_sets = {key: set(done["value"] or ()) for key, (_, done) in finals.items() if done}
-    return _Presence(final_sets, run_start, last_seen)
+    return _Presence(run_start, last_seen)
 
 
 def _strangers(
