@@ -27,6 +27,7 @@ from harness.cluster import Cluster
 from harness.remote import Remote, quote_all
 from harness.system import SystemClient
 from harness.wheels import DISTRIBUTION, INSTALLER, source_root
+from nemesis import host as nemesis_host
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ class DynamoSystem:
             )
             remote.write_file(f"{d}/dist/MANIFEST", self.manifest)
         self._write_config(cluster, node)
+        nemesis_host.prepare(remote, d)  # node.env (libfaketime); clears an earlier run's faults
 
     def _venv_ok(self, remote: Remote, d: str) -> bool:
         return remote.run(f"test -x {d}/venv/bin/dynamo", check=False).ok

@@ -30,7 +30,11 @@ class TestOptions:
 
     # the test
     workload: str = opt("set", "what the clients do", choices=WORKLOADS)
-    nemesis: str = opt("none", "which faults to inject ('none' for a fault-free run)")
+    nemesis: str = opt(
+        "none",
+        "faults, comma-separated: partition, kill, pause, clock, loss, all or none; "
+        "FAULT:one/minority/majority/all picks targets; p=0.2 loss, skew=30 s (docs/nemesis.md)",
+    )
     time_limit: float = opt(20.0, "seconds of workload before healing and final reads")
     rate: float = opt(200.0, "target ops/s over all workers; 0 for as fast as the nodes go")
     concurrency: int = opt(10, "client workers, bound to nodes round-robin")
