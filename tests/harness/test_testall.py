@@ -1,0 +1,71 @@
+"""test-all's pure parts: the matrix, the worst verdict, the summary and JUnit output."""
+
+from __future__ import annotations
+
+import argparse
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from harness import junit, testall
+from harness.exitcodes import ExitCode
+
+
+def results(valid: object, lost: int, bound: str = "held") -> dict:
+    return {
+        "test": {"name": "set-partition"},
+        "valid": valid,
+        "ops": {"client_calls": 1234},
+        "checkers": {
+            "set": {"valid": valid, "lost_count": lost},
+            "availability": {"valid": True, "overall": {"availability": 0.97}},
+        },
+        "expect": [{"bound": "lost==0", "actual": lost, "result": bound}],
+        "metrics": {"lost": lost, "availability": 0.97, "latency.all.p99": 0.0123},
+    }
+
+
+def test_the_worst_verdict_wins_with_a_crash_worst_of_all() -> None:
+    v, i, u, f = ExitCode.VALID, ExitCode.INVALID, ExitCode.UNKNOWN, ExitCode.HARNESS_FAILED
+    assert testall.worst([v, u, v]) == u
+    assert testall.worst([u, i, v]) == i
+    assert testall.worst([i, f]) == f
+    assert testall.worst([]) == v
+
+
+def test_the_matrix_names_each_cell_once() -> None:
+    ns = argparse.Namespace(
+        workloads="set,register", nemeses="none,partition+kill", modes="siblings,lww", test_count=2
+    )
+    cells = testall.cells_from(ns)
+    assert len(cells) == 2 * 2 * 2 * 2
+    assert len({c.name for c in cells}) == len(cells)
+    assert testall.Cell("set", "partition,kill", "lww", 1).name == "set-partition+kill-lww-2"
+    assert {c.nemesis for c in cells} == {"none", "partition,kill"}
+
+
+def test_the_summary_row_shows_lost_writes_availability_and_verdict() -> None:
+    row = testall.Row(
+        testall.Cell("set", "partition", "lww"), ExitCode.INVALID, 30.0, None, results(False, 3)
+    )
+    assert row.cells() == ["set", "partition", "lww", 1234, 3, "0.970", "0.012", None, "invalid"]
+    crashed = testall.Row(
+        testall.Cell("set", "kill", "siblings"), ExitCode.HARNESS_FAILED, 1.0, None, None
+    )
+    assert crashed.cells()[-1] == "crashed"
+
+
+def test_junit_marks_invalid_checkers_and_broken_bounds_as_failures(tmp_path: Path) -> None:
+    suites = [
+        junit.suite("good", results(True, 0)),
+        junit.suite("bad", results(False, 2, bound="broken")),
+        junit.suite("unknown", results("unknown", 0)),
+        junit.suite("crashed", None),
+    ]
+    path = junit.write(suites, tmp_path / "junit.xml")
+    root = ET.parse(path).getroot()
+    by_name = {s.get("name"): s for s in root.findall("testsuite")}
+    assert by_name["good"].get("failures") == "0" and by_name["good"].get("tests") == "3"
+    assert by_name["bad"].get("failures") == "2"
+    assert by_name["unknown"].get("skipped") == "1"
+    assert by_name["crashed"].get("errors") == "1"
+    assert root.get("failures") == "2" and root.get("errors") == "1"
