@@ -76,7 +76,7 @@ def remove(chain: str) -> str:
     hook = HOOKS[chain]
     return (
         f"while {IPTABLES} -D {hook} -j {chain} 2>/dev/null; do :; done; "
-        f"{IPTABLES} -F {chain} 2>/dev/null; {IPTABLES} -X {chain} 2>/dev/null; true"
+        f"{IPTABLES} -F {chain} 2>/dev/null || true; {IPTABLES} -X {chain} 2>/dev/null || true"
     )
 
 

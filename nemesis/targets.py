@@ -12,11 +12,10 @@ SPECS = ("one", "minority", "majority", "all")
 
 def size(spec: str, n: int) -> int:
     """How many of ``n`` nodes ``spec`` names (0 when it names none, e.g. a minority of 2)."""
-    sizes = {"one": min(1, n), "minority": majority(n) - 1, "majority": majority(n), "all": n}
-    try:
-        return sizes[spec]
-    except KeyError:
-        raise ValueError(f"unknown target {spec!r}; choose from {', '.join(SPECS)}") from None
+    sizes = {"one": 1, "minority": (n - 1) // 2, "majority": majority(n), "all": n}
+    if spec not in sizes:
+        raise ValueError(f"unknown target {spec!r}; choose from {', '.join(SPECS)}")
+    return min(n, max(0, sizes[spec]))
 
 
 def pick(spec: str, nodes: Sequence[str], rng: random.Random) -> list[str]:
