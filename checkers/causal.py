@@ -247,8 +247,10 @@ def _scan_reads(
 
 
 def _stranger(v: Any, key: object, done: Op, write: Call | None, found: _ReadFindings) -> None:
-    if write is None or write[0].get("key") != key:
+    if write is None:
         reason = "never written"
+    elif write[0].get("key") != key:
+        reason = "written to another key"
     elif write[0]["time"] > done["time"]:
         reason = "written after the read returned"
     else:
