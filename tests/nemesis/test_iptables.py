@@ -61,7 +61,13 @@ def test_replacing_and_removing_our_chains_leaves_other_rules_alone() -> None:
         iptables.rules(iptables.PARTITION, CONTROL, iptables.drop_from(["10.9.0.15"])),
     ]
     script = "\n".join(
-        [FOREIGN, "iptables-save | grep -v '^#' > /tmp/before.$$", *ours, "iptables-save", "echo ====="]
+        [
+            FOREIGN,
+            "iptables-save | grep -v '^#' > /tmp/before.$$",
+            *ours,
+            "iptables-save",
+            "echo =====",
+        ]
     )
     script += f"\n{iptables.remove_all()}\n{iptables.remove_all()}\niptables-save\n"
     script += "iptables-save | grep -v '^#' | diff - /tmp/before.$$ >&2; rm /tmp/before.$$"

@@ -10,27 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import nemesis
+from checkers.faults import CLOSES, OPENS  # the op shapes the checkers read
 from nemesis import spec as specs
 from nemesis import targets
 from nemesis.base import NemesisError
 from nemesis.compose import Compose
 
 NODES = ["n1", "n2", "n3", "n4", "n5"]
-OPENS = {
-    "start-partition": "partition",
-    "kill": "kill",
-    "pause": "pause",
-    "bump-clock": "clock",
-    "strobe-clock": "clock",
-    "start-loss": "loss",
-}
-CLOSES = {
-    "stop-partition": "partition",
-    "start": "kill",
-    "resume": "pause",
-    "reset-clock": "clock",
-    "stop-loss": "loss",
-}
 SPEC_TEXTS = st.sampled_from(
     [
         "partition",
