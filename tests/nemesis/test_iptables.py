@@ -70,7 +70,7 @@ def test_replacing_and_removing_our_chains_leaves_other_rules_alone() -> None:
         ]
     )
     script += f"\n{iptables.remove_all()}\n{iptables.remove_all()}\niptables-save\n"
-    script += "iptables-save | grep -v '^#' | diff - /tmp/before.$$ >&2; rm /tmp/before.$$"
+    script += f"{saved} | diff - /tmp/before.$$ >&2; rm /tmp/before.$$"
     during, after = isolated(script).split("=====")
     assert "-A DH-PARTITION -s 10.9.0.15/32 -j DROP" in during
     assert "10.9.0.13" not in during  # replaced, not appended
