@@ -60,15 +60,8 @@ def test_replacing_and_removing_our_chains_leaves_other_rules_alone() -> None:
         iptables.rules(iptables.LOSS, CONTROL, iptables.lose_to(["10.9.0.12"], 0.5)),
         iptables.rules(iptables.PARTITION, CONTROL, iptables.drop_from(["10.9.0.15"])),
     ]
-    script = "\n".join(
-        [
-            FOREIGN,
-            "iptables-save | grep -v '^#' > /tmp/before.$$",
-            *ours,
-            "iptables-save",
-            "echo =====",
-        ]
-    )
+    saved = "iptables-save | grep -v '^#'"
+    script = "\n".join([FOREIGN, f"{saved} > /tmp/before.$$", *ours, "iptables-save", "echo ====="])
     script += f"\n{iptables.remove_all()}\n{iptables.remove_all()}\niptables-save\n"
     script += f"{saved} | diff - /tmp/before.$$ >&2; rm /tmp/before.$$"
     during, after = isolated(script).split("=====")
