@@ -70,3 +70,23 @@ class Crafted:
 @pytest.fixture
 def crafted() -> Crafted:
     return Crafted()
+
+
+@pytest.fixture
+def make_run(tmp_path):
+    """``make_run(workload, lose_at=…) -> (run dir, ids the model store lost)``."""
+    import json
+
+    from checkers.synth import Spec, generate
+
+    def make(workload: str = "register", **spec: Any) -> Any:
+        synthetic = generate(Spec(workload=workload, ops=spec.pop("ops", 3000), **spec))
+        run = tmp_path / f"{workload}-{len(list(tmp_path.iterdir()))}"
+        run.mkdir()
+        with open(run / "history.jsonl", "w", encoding="utf-8") as f:
+            for op in synthetic.history:
+                f.write(json.dumps(op) + "\n")
+        (run / "test.json").write_text(json.dumps(synthetic.test), encoding="utf-8")
+        return run, synthetic.lost
+
+    return make
