@@ -43,6 +43,7 @@ class DynamoConfig:
     mode: str = "siblings"
     buffered: bool = False
     partitions: int = 64
+    faketime: bool = False  # start under libfaketime (node.env), for clock faults
     start_timeout: float = 30.0
     install_timeout: float = 600.0
 
@@ -100,6 +101,10 @@ class DynamoSystem:
             remote.write_file(f"{d}/dist/MANIFEST", self.manifest)
         self._write_config(cluster, node)
         nemesis_host.prepare(remote, d)  # node.env (libfaketime); clears an earlier run's faults
+        if not self.config.faketime:
+            # libfaketime 0.9.10 slows the node ~30x (Python's sleeps and timers go wrong
+            # under it): preload it only for runs whose nemesis moves clocks.
+            remote.run(f": > {d}/node.env")
 
     def _venv_ok(self, remote: Remote, d: str) -> bool:
         return remote.run(f"test -x {d}/venv/bin/dynamo", check=False).ok

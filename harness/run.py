@@ -80,10 +80,27 @@ def logging_to(path: Path) -> Iterator[None]:
         handler.close()
 
 
+def moves_clocks(nemesis: str) -> bool:
+    """Whether the nemesis spec can skew clocks (the nodes then start under libfaketime)."""
+    if nemesis == "none":
+        return False
+    from nemesis.spec import parse
+
+    return any(f.kind == "clock" for f in parse(nemesis).faults)
+
+
 def make_system(o: TestOptions, work: Path) -> DynamoSystem:
     built = wheels.build(work / "dist")
     return DynamoSystem(
-        DynamoConfig(port=o.port, n=o.n, r=o.r, w=o.w, mode=o.mode, buffered=o.buffered),
+        DynamoConfig(
+            port=o.port,
+            n=o.n,
+            r=o.r,
+            w=o.w,
+            mode=o.mode,
+            buffered=o.buffered,
+            faketime=moves_clocks(o.nemesis),
+        ),
         built,
         wheels.manifest(built),
     )
