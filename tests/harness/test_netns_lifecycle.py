@@ -149,3 +149,13 @@ def test_cluster_down_removes_stale_namespaces_and_orphaned_daemons(
             if p.poll() is None:
                 p.kill()
                 p.wait()
+
+
+def test_a_node_that_cannot_start_fails_the_run_and_still_leaves_nothing(
+    clean: None, cli: Cli, tmp_path: Path
+) -> None:
+    # Port 22 is the host's own sshd: every node fails to bind and exits.
+    r = cli("run", "--cluster", NAME, "--port", "22", "--time-limit", "1", "--store", str(tmp_path))
+    assert r.returncode == ExitCode.HARNESS_FAILED
+    assert "the node exited" in r.stderr
+    assert (tmp_path / "latest" / "nodes" / "n1" / "node.log").exists()
