@@ -78,10 +78,11 @@ def main() -> int:
         child = [sys.executable, "-c", CHILD, str(run_dir), *args.expect]
         done = subprocess.run(child, check=False)
         seconds = time.perf_counter() - started
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        peak, cpu = usage.ru_maxrss / 2**20, usage.ru_utime + usage.ru_stime
         results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
-    print(f"harness check: {seconds:.2f} s wall, peak RSS {peak:.2f} GiB, ops {ops}")
-    print(f"  verdict {results['valid']}, lost found {results['metrics'].get('lost')}")
+    print(f"harness check: {seconds:.2f} s wall ({cpu:.2f} s CPU), peak RSS {peak:.2f} GiB")
+    print(f"  {ops} ops, verdict {results['valid']}, lost found {results['metrics'].get('lost')}")
     return done.returncode if done.returncode not in (0, 1) else 0
 
 

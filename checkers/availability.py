@@ -17,9 +17,10 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
-from checkers.calls import Call, calls, op_class
+from checkers.calls import Call, calls, columns, op_class
 from checkers.faults import Timeline, Window, call_segments, fault_windows, timeline
 from checkers.history import Op
 from checkers.result import UNKNOWN, Result, listed
@@ -42,46 +43,37 @@ class Availability:
         index = calls(history)
         when = timeline(history)
         windows = fault_windows(history)
+        cols = columns(history)
         by_cell: Counter[tuple[Any, Any, str, int]] = Counter(
-            (inv["f"], inv.get("node"), "info" if done is None else done["type"], segment)
-            for (inv, done), segment in zip(index.client, call_segments(history), strict=True)
+            zip(cols.f, cols.node, cols.outcome, call_segments(history), strict=True)
         )
         groups = _groups(by_cell, when)
         nodes = list(test.get("nodes") or sorted(k for k in groups["by_node"] if k is not None))
-        runs, ok_times = _runs_and_ok_times(index.completed, self.min_gap)
+        runs = _failure_runs(index.completed, self.min_gap)
         records = sorted(
             (_run_record(run, windows) for run in runs), key=lambda r: r["first_index"]
         )
         details: dict[str, Any] = {
             **groups,
-            "recovery": _recovery(ok_times, windows, nodes),
+            "recovery": _recovery(index.completed, windows, nodes),
             **listed("unavailable", records),
             "unavailable_healthy_count": sum(1 for r in records if not r["faults"]),
         }
         return Result(self.name, True if index.client else UNKNOWN, details)
 
 
-def _runs_and_ok_times(
-    completed: Sequence[Call], min_gap: int
-) -> tuple[list[tuple[list[Op], bool]], dict[Any, list[int]]]:
-    """Runs of non-ok completions of one ``f`` lasting ``min_gap`` or more (each with
-    whether an ok ended it), and each node's ok completion times, in one pass."""
+def _failure_runs(completed: Sequence[Call], min_gap: int) -> list[tuple[list[Op], bool]]:
+    """Runs of non-ok completions of one ``f`` lasting ``min_gap`` or more, each with
+    whether an ok completion of that ``f`` ended it."""
     open_runs: dict[Any, list[Op]] = {}
     runs: list[tuple[list[Op], bool]] = []
-    ok_times: dict[Any, list[int]] = {}
     for inv, done in completed:
-        f = inv["f"]
-        if done["type"] == "ok":
-            ok_times.setdefault(inv.get("node"), []).append(done["time"])
-            run = open_runs.pop(f, None)
-            if run and run[-1]["time"] - run[0]["time"] >= min_gap:
-                runs.append((run, True))
-        else:
-            open_runs.setdefault(f, []).append(done)
-    runs += [
-        (run, False) for run in open_runs.values() if run[-1]["time"] - run[0]["time"] >= min_gap
-    ]
-    return runs, ok_times
+        if done["type"] != "ok":
+            open_runs.setdefault(inv["f"], []).append(done)
+        elif open_runs and (run := open_runs.pop(inv["f"], None)) is not None:
+            runs.append((run, True))
+    runs += [(run, False) for run in open_runs.values()]
+    return [(run, ended) for run, ended in runs if run[-1]["time"] - run[0]["time"] >= min_gap]
 
 
 def _run_record(run: tuple[list[Op], bool], windows: Sequence[Window]) -> dict[str, Any]:
@@ -131,17 +123,26 @@ def _groups(by_cell: Counter[tuple[Any, Any, str, int]], when: Timeline) -> dict
 
 
 def _recovery(
-    ok_times: Mapping[Any, list[int]], windows: Sequence[Window], nodes: Sequence[str]
+    completed: Sequence[Call], windows: Sequence[Window], nodes: Sequence[str]
 ) -> dict[str, dict[str, float | None]]:
-    """For each healed window: seconds from the heal to each node's first ok completion."""
-    out: dict[str, dict[str, float | None]] = {}
-    for w in windows:
-        if not w.healed:
-            continue
-        per_node: dict[str, float | None] = {}
-        for node in nodes:
-            times = ok_times.get(node, [])
-            i = bisect_left(times, w.end)
-            per_node[node] = (times[i] - w.end) * NS if i < len(times) else None
-        out[w.name] = per_node
+    """For each healed window: seconds from the heal to each node's first ok completion
+    (None if none came). One sweep over the completions from the first heal on."""
+    heals = sorted((w.end, w.name) for w in windows if w.healed)
+    out: dict[str, dict[str, float | None]] = {name: dict.fromkeys(nodes) for _, name in heals}
+    if not heals:
+        return out
+    waiting: dict[Any, list[tuple[int, str]]] = {}
+    next_heal = 0
+    start = bisect_left(completed, heals[0][0], key=lambda call: call[1]["time"])
+    for inv, done in islice(completed, start, None):
+        t = done["time"]
+        while next_heal < len(heals) and heals[next_heal][0] <= t:
+            for node in nodes:
+                waiting.setdefault(node, []).append(heals[next_heal])
+            next_heal += 1
+        if done["type"] == "ok" and (pending := waiting.pop(inv.get("node"), None)):
+            for healed_at, name in pending:
+                out[name][inv["node"]] = (t - healed_at) * NS
+        if next_heal == len(heals) and not waiting:
+            break
     return out

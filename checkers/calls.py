@@ -31,6 +31,42 @@ class Calls:
     end_time: int
 
 
+@dataclass(frozen=True)
+class Columns:
+    """The client calls as parallel columns (invoke order), for checkers and plots that
+    scan every call: one pass over the dicts here, then zips over plain lists."""
+
+    f: list[Any]
+    node: list[Any]
+    outcome: list[str]
+    invoked: list[int]
+    completed: list[int | None]
+
+
+def columns(history: Sequence[Op]) -> Columns:
+    return derived(history, "columns", _columns)
+
+
+def _columns(history: Sequence[Op]) -> Columns:
+    client = calls(history).client
+    fs: list[Any] = []
+    nodes: list[Any] = []
+    outcomes: list[str] = []
+    invoked: list[int] = []
+    completed: list[int | None] = []
+    for inv, done in client:
+        fs.append(inv["f"])
+        nodes.append(inv.get("node"))
+        invoked.append(inv["time"])
+        if done is None:
+            outcomes.append("info")
+            completed.append(None)
+        else:
+            outcomes.append(done["type"])
+            completed.append(done["time"])
+    return Columns(fs, nodes, outcomes, invoked, completed)
+
+
 def outcome(call: Call) -> str:
     """``ok``, ``fail`` or ``info`` (also for a call the history never completed)."""
     done = call[1]

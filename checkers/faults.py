@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from checkers.calls import calls
+from checkers.calls import calls, columns
 from checkers.history import Op, derived
 
 OPENS = {
@@ -193,6 +193,6 @@ def call_segments(history: Sequence[Op]) -> list[int]:
     """The timeline segment each client call was invoked in, parallel to its calls."""
 
     def build(h: Sequence[Op]) -> list[int]:
-        return timeline(h).segments(inv["time"] for inv, _ in calls(h).client)
+        return timeline(h).segments(columns(h).invoked)
 
     return derived(history, "call_segments", build)

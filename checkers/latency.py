@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from checkers.calls import calls, op_class
+from checkers.calls import calls, columns, op_class
 from checkers.faults import call_segments, timeline
 from checkers.history import Op
 from checkers.result import UNKNOWN, Result
@@ -30,10 +30,12 @@ class Latency:
         when = timeline(history)
         faulty = [bool(when.windows(s)) for s in range(-1, len(when.edges))]
         cells: dict[tuple[Any, bool], list[int]] = {}
-        for (inv, done), segment in zip(index.client, call_segments(history), strict=True):
-            if done is not None and done["type"] == "ok":
-                cell = (inv["f"], faulty[segment + 1])
-                cells.setdefault(cell, []).append(done["time"] - inv["time"])
+        cols = columns(history)
+        for f, result, start, end, segment in zip(
+            cols.f, cols.outcome, cols.invoked, cols.completed, call_segments(history), strict=True
+        ):
+            if result == "ok":
+                cells.setdefault((f, faulty[segment + 1]), []).append(end - start)
         for xs in cells.values():
             xs.sort()  # later sorts of concatenations then only merge these runs
         fs = sorted({f for f, _ in cells}, key=str)

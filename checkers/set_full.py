@@ -16,7 +16,7 @@ read begun after its ack: the verdict is unknown).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from checkers.calls import Call, calls, final_reads, outcome
@@ -35,7 +35,7 @@ class SetFull:
         adds = {inv["value"]: (inv, done) for inv, done in client if inv["f"] == "add"}
         reads = [c for c in client if c[0]["f"] == "read" and outcome(c) == "ok"]
         finals = final_reads(reads)
-        seen = _presence(reads)
+        seen = _scan(reads, adds)
         when = timeline(history)
 
         lost: list[dict[str, Any]] = []
@@ -71,7 +71,7 @@ class SetFull:
                         "windows": [w.name for w in when.active(ack)],
                     }
                 )
-        unexpected, failed_present = _strangers(reads, adds)
+        unexpected, failed_present = seen.unexpected, seen.failed_present
         lost.sort(key=lambda r: r["index"])
         details: dict[str, Any] = {
             "attempted": len(adds),
@@ -92,47 +92,43 @@ class SetFull:
 
 
 @dataclass
-class _Presence:
-    stable_from: dict[Any, int]
-    last_seen: dict[Any, int]
+class _Scan:
+    stable_from: dict[Any, int] = field(default_factory=dict)
+    last_seen: dict[Any, int] = field(default_factory=dict)
+    unexpected: list[dict[str, Any]] = field(default_factory=list)
+    failed_present: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _presence(reads: Sequence[Call]) -> _Presence:
-    """Per element: the start of its last unbroken run of reads, and when it was last seen."""
+def _scan(reads: Sequence[Call], adds: Mapping[Any, Call]) -> _Scan:
+    """Each key's reads in order, as set differences from the read before: an element
+    that appears starts a run (and is checked against the adds once); one that vanishes
+    was last seen by the read before. Work is per change, not per element read, so
+    reads returning a key's whole set stay cheap."""
     by_key: dict[object, list[Call]] = {}
     for call in reads:
         by_key.setdefault(call[0].get("key"), []).append(call)
-    run_start: dict[Any, int] = {}
-    last_pos: dict[Any, int] = {}
-    last_seen: dict[Any, int] = {}
-    for key_reads in by_key.values():
-        for pos, (inv, done) in enumerate(key_reads):
-            assert done is not None
-            for element in done["value"] or ():
-                if last_pos.get(element) != pos - 1:
-                    run_start[element] = inv["time"]
-                last_pos[element] = pos
-                last_seen[element] = done["time"]
-    return _Presence(run_start, last_seen)
-
-
-def _strangers(
-    reads: Sequence[Call], adds: Mapping[Any, Call]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Elements read that no one added to that key, and elements of failed adds that were."""
-    unexpected: list[dict[str, Any]] = []
-    failed: list[dict[str, Any]] = []
+    scan = _Scan()
     reported: set[tuple[object, Any]] = set()
-    for inv, done in reads:
-        assert done is not None
-        key = inv.get("key")
-        for element in done["value"] or ():
-            add = adds.get(element)
-            if add is not None and add[0].get("key") == key and outcome(add) != "fail":
-                continue
-            if (key, element) in reported:
-                continue
-            reported.add((key, element))
-            record = {"element": element, "key": key, "index": done["index"], "time": done["time"]}
-            (unexpected if add is None or add[0].get("key") != key else failed).append(record)
-    return unexpected, failed
+    for key, key_reads in by_key.items():
+        held: set[Any] = set()
+        before = 0
+        for inv, done in key_reads:
+            assert done is not None
+            now = set(done["value"] or ())
+            for element in held - now:
+                scan.last_seen[element] = before
+            for element in now - held:
+                scan.stable_from[element] = inv["time"]
+                add = adds.get(element)
+                if add is not None and add[0].get("key") == key and outcome(add) != "fail":
+                    continue
+                if (key, element) not in reported:
+                    reported.add((key, element))
+                    record = {"element": element, "key": key, "index": done["index"]}
+                    record["time"] = done["time"]
+                    stranger = add is None or add[0].get("key") != key
+                    (scan.unexpected if stranger else scan.failed_present).append(record)
+            held, before = now, done["time"]
+        for element in held:
+            scan.last_seen[element] = before
+    return scan

@@ -18,7 +18,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from checkers.calls import calls
+from checkers.calls import calls, columns
 from checkers.faults import Window, fault_windows
 from checkers.history import Op
 
@@ -40,26 +40,19 @@ F_COLORS = ("#1f77b4", "#2ca02c", "#e377c2", "#7f7f7f", "#9467bd", "#17becf")
 
 
 class _Calls:
-    """The client calls as columns: invoke time (s), latency (s), outcome, f."""
+    """The client calls as numpy columns: invoke time (s), latency (s), outcome, f."""
 
     def __init__(self, history: Sequence[Op]) -> None:
-        client = calls(history).client
+        cols = columns(history)
         end = calls(history).end_time
-        self.t = np.fromiter((inv["time"] for inv, _ in client), np.int64, len(client)) * 1e-9
-        done_t = np.fromiter(
-            (end if done is None else done["time"] for _, done in client), np.int64, len(client)
-        )
-        self.latency = done_t * 1e-9 - self.t
-        codes = {"ok": 0, "fail": 1, "info": 2}
-        self.outcome = np.fromiter(
-            (2 if done is None else codes.get(done["type"], 2) for _, done in client),
-            np.int8,
-            len(client),
-        )
-        names = sorted({inv["f"] for inv, _ in client}, key=str)
-        f_code = {f: i for i, f in enumerate(names)}
-        self.fs = names
-        self.f = np.fromiter((f_code[inv["f"]] for inv, _ in client), np.int16, len(client))
+        self.t = np.array(cols.invoked, dtype=np.int64) * 1e-9
+        done = np.array([end if t is None else t for t in cols.completed], dtype=np.int64)
+        self.latency = done * 1e-9 - self.t
+        codes = {"ok": 0, "fail": 1}
+        self.outcome = np.array([codes.get(o, 2) for o in cols.outcome], dtype=np.int8)
+        self.fs = sorted(set(cols.f), key=str)
+        f_code = {f: i for i, f in enumerate(self.fs)}
+        self.f = np.array([f_code[f] for f in cols.f], dtype=np.int16)
         self.span = max(end * 1e-9, float(self.t.max()) if len(self.t) else 0.0, 1e-9)
 
 
