@@ -112,8 +112,6 @@ def tables(results: Mapping[str, Any]) -> list[Table]:
         out.append(_latency(checkers["latency"]))
     if "convergence" in checkers:
         out.append(_convergence(checkers["convergence"]))
-    if results.get("history_problems"):
-        out.append(Table("History format problems", ["problem"], results["history_problems"]))
     return out
 
 
