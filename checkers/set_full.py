@@ -78,7 +78,7 @@ class SetFull:
             "acknowledged": sum(1 for c in adds.values() if outcome(c) == "ok"),
             "final_keys": len(finals),
             "final_disagreements": sum(1 for f in finals.values() if not f.agreed),
-            "stable_count": len(stable_latencies),
+            "stable_elements": len(stable_latencies),
             **listed("lost", lost),
             **listed("recovered", sorted(recovered)),
             **listed("unexpected", unexpected),

@@ -67,13 +67,20 @@ def analyze(run_dir: Path, expect: Sequence[str] = ()) -> ExitCode:
 
 
 def read_test(run_dir: Path) -> dict[str, Any]:
-    """The run's options; an absent ``test.json`` gives ``{}``."""
+    """The run's options, flat: the harness nests them under ``options`` beside the run's
+    own facts (name, seed, versions), and either shape is read. No ``test.json``: ``{}``."""
     path = run_dir / "test.json"
     if not path.exists():
         return {}
     with open(path, encoding="utf-8") as f:
         test = json.load(f)
-    return test if isinstance(test, dict) else {}
+    if not isinstance(test, dict):
+        return {}
+    options = test.get("options")
+    if isinstance(options, dict):
+        outer = {k: v for k, v in test.items() if k != "options" and v is not None}
+        test = {**options, **outer}
+    return test
 
 
 def summarize(

@@ -74,9 +74,14 @@ def render(history: Sequence[Op], out_dir: Path) -> list[Path]:
         ax.set_xlim(0, data.span)
         ax.set_xlabel("time since test start (s)")
         ax.grid(True, alpha=0.25)
-        ax.legend(
-            loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False, markerscale=2.5
-        )
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(
+                loc="upper left",
+                bbox_to_anchor=(1.01, 1.0),
+                fontsize=8,
+                frameon=False,
+                markerscale=2.5,
+            )
         fig.tight_layout()
         path = out_dir / name
         fig.savefig(path, dpi=DPI, metadata={"Software": None})

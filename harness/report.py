@@ -157,7 +157,7 @@ def _expect(expect: Sequence[Mapping[str, Any]]) -> Table:
 
 
 def _durability(r: Mapping[str, Any]) -> list[Table]:
-    name = "set" if "stable_count" in r else "register"
+    name = "set" if "stable_latency" in r else "register"
     counts = [[k.removesuffix("_count"), v] for k, v in r.items() if k.endswith("_count")]
     out = [Table(f"Durability ({name} workload)", ["class", "count"], counts)]
     lost = r.get("lost", [])

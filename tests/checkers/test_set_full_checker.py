@@ -66,7 +66,7 @@ def test_element_of_a_failed_add_that_turns_up_is_failed_present(partitioned):
 def test_stable_and_lost_latencies_run_from_the_ack(partitioned):
     details = SetFull().check(partitioned, {}).details
     # element 1: acked at 0.101, shown by every read from the one begun at 1.5
-    assert details["stable_count"] == 1
+    assert details["stable_elements"] == 1
     assert details["stable_latency"]["max"] == pytest.approx(1.5 - 0.101)
     # element 2: acked at 1.001, last seen by the read that returned at 1.501
     assert details["lost_latency"]["max"] == pytest.approx(0.5)
