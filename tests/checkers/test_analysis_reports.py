@@ -89,3 +89,26 @@ def test_kv_runs_report_latency_and_availability_without_a_durability_checker(ma
     results = json.loads((run / "results.json").read_text())
     assert sorted(results["checkers"]) == ["availability", "convergence", "latency"]
     assert results["metrics"]["latency.all.p50"] > 0
+
+
+def test_options_the_harness_nests_under_options_pick_the_checkers(make_run):
+    run, _ = make_run("register", lose_at=frozenset({1}))
+    (run / "test.json").write_text(
+        json.dumps(
+            {
+                "name": "reg-partition",
+                "seed": 3,
+                "options": {"workload": "register", "name": None, "n": 3, "mode": "siblings"},
+            }
+        )
+    )
+    assert analyze(run) == ExitCode.INVALID
+    results = json.loads((run / "results.json").read_text())
+    assert results["test"] == {
+        "name": "reg-partition",
+        "seed": 3,
+        "workload": "register",
+        "n": 3,
+        "mode": "siblings",
+    }
+    assert "register" in results["checkers"]
