@@ -158,6 +158,7 @@ def run(o: TestOptions) -> ExitCode:
             with provider.session() as cluster:
                 for r in cluster.remotes.values():
                     r.command_timeout = o.command_timeout
+                store.write_test(run_dir, o, hosts=cluster.addresses)
                 try:
                     say(f"deploying to {', '.join(cluster.nodes)} over SSH")
                     t = time.monotonic()
