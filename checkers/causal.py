@@ -95,10 +95,12 @@ class _Versions:
         self.context: dict[Any, Sequence[Any]] = {}
         self.born: dict[Any, int] = {}
         self.children: dict[Any, list[Any]] = {}
+        self.origin: dict[Any, tuple[object, int]] = {}  # writes not known to have failed
         for v, (inv, done) in writes.items():
             context = self.context[v] = inv.get("context") or ()
-            self.born[v] = inv["time"]
-            if context and (done is None or done["type"] != "fail"):
+            born = self.born[v] = inv["time"]
+            if done is None or done["type"] != "fail":
+                self.origin[v] = (inv.get("key"), born)
                 for u in context:
                     self.children.setdefault(u, []).append(v)
 
@@ -226,23 +228,26 @@ def _scan_reads(
     found = _ReadFindings()
     reported: set[tuple[object, Any]] = set()
     counts = found.sibling_counts
+    origin = versions.origin
+    conflicts: dict[tuple[Any, ...], list[dict[str, Any]]] = {}  # by sibling set: reads repeat
     for inv, done in reads:
         assert done is not None
         siblings = done["value"] or ()
         counts.append(len(siblings))
         key = inv.get("key")
         for v in siblings:
-            write = writes.get(v)
-            if (
-                write is None
-                or write[0].get("key") != key
-                or write[0]["time"] > done["time"]
-                or (write[1] is not None and write[1]["type"] == "fail")
-            ) and (key, v) not in reported:
+            o = origin.get(v)
+            if (o is None or o[0] != key or o[1] > done["time"]) and (key, v) not in reported:
                 reported.add((key, v))
-                _stranger(v, key, done, write, found)
-        if len(siblings) > 1 and (conflict := _false_conflict(siblings, versions)):
-            found.false_conflicts.append({"key": key, "index": done["index"], "pairs": conflict})
+                _stranger(v, key, done, writes.get(v), found)
+        if len(siblings) > 1:
+            seen = tuple(siblings)
+            if seen not in conflicts:
+                conflicts[seen] = _false_conflict(siblings, versions)
+            if conflicts[seen]:
+                found.false_conflicts.append(
+                    {"key": key, "index": done["index"], "pairs": conflicts[seen]}
+                )
     return found
 
 

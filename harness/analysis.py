@@ -139,6 +139,7 @@ def write_json(path: Path, document: Mapping[str, Any]) -> None:
 
 @contextmanager
 def _phase(name: str) -> Iterator[None]:
-    start = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     yield
-    log.debug("analysis %s: %.2f s", name, time.perf_counter() - start)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    log.debug("analysis %s: %.2f s (%.2f s CPU)", name, wall, cpu)
