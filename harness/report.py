@@ -140,7 +140,9 @@ def _plain(value: Any) -> str:
 
 
 def _verdicts(checkers: Mapping[str, Any]) -> Table:
-    rows = [[name, r.get("valid"), _headline(r)] for name, r in checkers.items()]
+    order = ["set", "register", "availability", "latency", "convergence"]
+    names = sorted(checkers, key=lambda n: (order.index(n) if n in order else len(order), n))
+    rows = [[name, checkers[name].get("valid"), _headline(checkers[name])] for name in names]
     return Table("Verdicts", ["checker", "valid", "found"], rows)
 
 
