@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-FIELD_ORDER = ("index", "type", "process", "time", "f", "key", "value", "node", "context", "error")
+TAIL_ORDER = ("key", "value", "node", "context", "error")  # after index type process time f
+_encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class Clock:
@@ -44,13 +45,14 @@ class HistoryWriter:
                 "time": self.clock.now(),
                 "f": f,
             }
+            for k in TAIL_ORDER:
+                if k in fields:
+                    op[k] = fields.pop(k)
             op.update(fields)
-            ordered = {k: op[k] for k in FIELD_ORDER if k in op}
-            ordered.update((k, v) for k, v in op.items() if k not in ordered)
-            self._file.write(json.dumps(ordered, separators=(",", ":")) + "\n")
+            self._file.write(_encode(op) + "\n")
             self._file.flush()
             self.count += 1
-            return ordered
+            return op
 
     def close(self) -> None:
         with self._lock:
