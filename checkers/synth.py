@@ -116,6 +116,11 @@ class _Run:
         self.serial = 0
         self.now = 0
 
+    def tail(self) -> int:
+        """Ops still to come after the clients stop: heal, final reads and samples."""
+        keys = len(self.written)
+        return 2 + 2 * keys + (9 * min(keys, _SAMPLED_KEYS) if self.spec.samples else 0)
+
     def emit(self, op: Op) -> Op:
         """Append ``op``; times are clamped so the history's clock never goes back."""
         self.now = op["time"] = max(op["time"], self.now)
@@ -245,8 +250,6 @@ class _Run:
 def generate(spec: Spec) -> Synthetic:
     """A history of about ``spec.ops`` ops from the model store, with its ground truth."""
     run = _Run(spec)
-    sampled_keys = min(spec.keys, _SAMPLED_KEYS)
-    budget = spec.ops - spec.keys * 2 - (sampled_keys * 9 if spec.samples else 0) - 2
     t = 0
     for worker in range(spec.concurrency):
         run.schedule(t + worker * 100_000, worker)
@@ -267,7 +270,7 @@ def generate(spec: Spec) -> Synthetic:
             healing, next_fault = None, t + spec.fault_every
         if worker in run.pending:
             run.complete(t, worker)
-            if len(run.history) < budget:
+            if len(run.history) < spec.ops - run.tail():
                 run.schedule(t + int(run.rng.expovariate(1.0) * MS), worker)
             else:
                 invoking[worker] = False
