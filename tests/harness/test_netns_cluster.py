@@ -167,16 +167,16 @@ def test_ssh_provider_deploys_to_the_hosts_cluster_up_made(
     assert (run / "nodes" / "n5" / "node.log").exists()
 
 
-def test_an_unreachable_host_fails_fast_with_a_clear_error(
-    up: dict[str, Any], cli: Cli, tmp_path: Path
-) -> None:
+def ssh_run_with(
+    up: dict[str, Any], cli: Cli, tmp_path: Path, flag: str, value: str, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    """A short ssh-provider run from the control namespace with one option changed."""
     args = ssh_args(up)
-    args[args.index("--nodes") + 1] = "10.77.0.11,10.77.0.99"  # .99: nobody
-    r = cli(
+    args[args.index(flag) + 1] = value
+    return cli(
         "run",
         *args,
-        "--connect-timeout",
-        "2",
+        *extra,
         "--time-limit",
         "1",
         "--store",
@@ -184,6 +184,13 @@ def test_an_unreachable_host_fails_fast_with_a_clear_error(
         netns=up["control_ns"],
         timeout=90,
     )
+
+
+def test_an_unreachable_host_fails_fast_with_a_clear_error(
+    up: dict[str, Any], cli: Cli, tmp_path: Path
+) -> None:
+    nodes = "10.77.0.11,10.77.0.99"  # .99: nobody
+    r = ssh_run_with(up, cli, tmp_path, "--nodes", nodes, "--connect-timeout", "2")
     assert r.returncode == ExitCode.HARNESS_FAILED
     assert "n2" in r.stderr and "cannot connect to 10.77.0.99:22" in r.stderr
 
@@ -195,18 +202,7 @@ def test_a_host_key_that_does_not_match_is_refused(
     lines = Path(up["known_hosts"]).read_text().splitlines()
     keys = [ln.split(" ", 1)[1] for ln in lines]
     wrong.write_text("".join(f"{ln.split()[0]} {keys[-1 - i]}\n" for i, ln in enumerate(lines)))
-    args = ssh_args(up)
-    args[args.index("--ssh-known-hosts") + 1] = str(wrong)
-    r = cli(
-        "run",
-        *args,
-        "--time-limit",
-        "1",
-        "--store",
-        str(tmp_path),
-        netns=up["control_ns"],
-        timeout=90,
-    )
+    r = ssh_run_with(up, cli, tmp_path, "--ssh-known-hosts", str(wrong))
     assert r.returncode == ExitCode.HARNESS_FAILED
     assert "cannot connect" in r.stderr
 
