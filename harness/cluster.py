@@ -48,6 +48,17 @@ class Cluster:
     def all_remotes(self) -> list[Remote]:
         return [self.remotes[n] for n in self.nodes]
 
+    def discover_control_address(self) -> str | None:
+        """Fill ``control_address`` from where the first host sees our SSH session come from.
+
+        ``$SSH_CONNECTION`` is seen from the node's side, so it is right behind NAT too
+        (Vagrant's forwarded ports), where our own socket's address would not be.
+        """
+        if self.control_address is None and self.hosts:
+            out = self.remote(self.nodes[0]).run("echo $SSH_CONNECTION", timeout=15).stdout
+            self.control_address = out.split()[0] if out.split() else None
+        return self.control_address
+
     def connect(self) -> None:
         on_all(self.all_remotes(), Remote.connect)
 

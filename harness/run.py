@@ -158,7 +158,8 @@ def run(o: TestOptions) -> ExitCode:
             with provider.session() as cluster:
                 for r in cluster.remotes.values():
                     r.command_timeout = o.command_timeout
-                store.write_test(run_dir, o, hosts=cluster.addresses)
+                control = cluster.discover_control_address()
+                store.write_test(run_dir, o, hosts=cluster.addresses, control=control)
                 try:
                     say(f"deploying to {', '.join(cluster.nodes)} over SSH")
                     t = time.monotonic()

@@ -163,6 +163,7 @@ def test_ssh_provider_deploys_to_the_hosts_cluster_up_made(
     run = (tmp_path / "latest").resolve()
     test = json.loads((run / "test.json").read_text())
     assert test["provider"] == "ssh" and test["options"]["nodes"].startswith("10.77.0.11,")
+    assert test["control"] == "10.77.0.1"  # learnt from the hosts: nemeses never cut it off
     assert validate(load(run / "history.jsonl")) == []
     assert (run / "nodes" / "n5" / "node.log").exists()
 
