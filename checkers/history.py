@@ -33,7 +33,10 @@ class HistoryError(ValueError):
 
 
 class History(list):  # type: ignore[type-arg]
-    """A list of ops that can carry derived indexes, so composed checkers build them once."""
+    """A list of ops that can carry derived indexes, so composed checkers build them once.
+
+    The indexes are built on first use and never refreshed: don't change a history
+    after checking it (build a new one)."""
 
     __slots__ = ("_derived",)
 
