@@ -48,7 +48,7 @@ class Availability:
             zip(cols.f, cols.node, cols.outcome, call_segments(history), strict=True)
         )
         groups = _groups(by_cell, when)
-        nodes = list(test.get("nodes") or sorted(k for k in groups["by_node"] if k is not None))
+        nodes = list(test.get("nodes") or sorted(k for k in groups["by_node"] if k != "unknown"))
         runs = _failure_runs(index.completed, self.min_gap)
         records = sorted(
             (_run_record(run, windows) for run in runs), key=lambda r: r["first_index"]
@@ -105,7 +105,7 @@ def _groups(by_cell: Counter[tuple[Any, Any, str, int]], when: Timeline) -> dict
         add("by_f", f, result, n)
         if (cls := op_class(f)) is not None:
             add("by_class", cls, result, n)
-        add("by_node", node, result, n)
+        add("by_node", "unknown" if node is None else node, result, n)
         add("faulty" if active else "healthy", None, result, n)
         for kind in sorted({w.kind for w in active}):
             add("by_fault", kind, result, n)

@@ -82,3 +82,12 @@ def test_a_node_that_never_answers_after_the_heal_has_no_recovery(crafted):
 def test_availability_without_client_calls_is_unknown(crafted):
     crafted.nemesis("kill", ["n1"], at=0.1)
     assert Availability().check(crafted.history(), {}).valid == "unknown"
+
+
+def test_calls_that_name_no_node_are_tallied_under_unknown(crafted):
+    crafted.invoke(0, "read", 0.1, "r1")
+    crafted.op("fail", 0, "read", 0.2, key="r1", value=None)
+    crafted.call(1, "read", "r1", at=0.3, node="n1", result=[])
+    by_node = Availability().check(crafted.history(), {}).details["by_node"]
+    assert sorted(by_node) == ["n1", "unknown"]
+    assert by_node["unknown"]["fail"] == 1
