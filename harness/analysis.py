@@ -130,11 +130,21 @@ def exit_code(valid: Any, bound_results: Sequence[str]) -> ExitCode:
 
 
 def write_json(path: Path, document: Mapping[str, Any]) -> None:
+    """Write ``document`` with sorted keys (all made strings, so odd keys that a strange
+    history put there cannot break the sort), atomically."""
     tmp = path.with_suffix(".json.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(document, f, indent=1, sort_keys=True, default=str)
+        json.dump(_string_keys(document), f, indent=1, sort_keys=True, default=str)
         f.write("\n")
     tmp.replace(path)
+
+
+def _string_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _string_keys(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_string_keys(v) for v in value]
+    return value
 
 
 @contextmanager
