@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -159,3 +160,20 @@ def test_nemesis_ops_share_the_clients_clock_and_teardown_follows_the_heal(
     assert nemesis.calls[0] == "setup" and nemesis.calls[-2:] == ["stop-partition", "teardown"]
     times = [op["time"] for op in ops]
     assert times == sorted(times)
+
+
+def test_a_worker_whose_op_ends_info_goes_on_under_a_new_process(
+    nodes: LoopbackCluster, tmp_path: Path
+) -> None:
+    nodes.signal("n1", signal.SIGSTOP)  # its clients time out: outcome unknown
+    try:
+        ops = run(tmp_path, nodes.addresses, "register", op_timeout=0.3, final_reads=False)
+    finally:
+        nodes.signal("n1", signal.SIGCONT)
+    assert validate(ops) == []  # includes: a process never invokes after an info
+    infos = [op for op in ops if op.get("node") == "n1" and op["type"] == "info"]
+    assert len(infos) >= 2
+    n1_processes = {
+        op["process"] for op in ops if op.get("node") == "n1" and isinstance(op["process"], int)
+    }
+    assert len(n1_processes) >= 2 and max(n1_processes) >= 10  # fresh ids past --concurrency
