@@ -6,4 +6,30 @@ Leans on everything: ``dynamo.client`` through ``workloads``, ``nemesis`` for fa
 uses ``harness.remote`` to run commands on nodes.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
+
+# Public names, imported on first use so that ``import harness`` (and ``nemesis``, which
+# needs ``harness.faults``) does not pull in fabric and paramiko.
+_EXPORTS = {
+    "Cluster": "harness.cluster",
+    "ExitCode": "harness.exitcodes",
+    "Host": "harness.remote",
+    "Nemesis": "harness.faults",
+    "NemesisContext": "harness.faults",
+    "Remote": "harness.remote",
+    "RemoteError": "harness.remote",
+    "System": "harness.system",
+    "TestOptions": "harness.options",
+}
+__all__ = [*sorted(_EXPORTS), "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'harness' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
