@@ -18,6 +18,7 @@ import contextlib
 import logging
 import random
 import signal
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +56,27 @@ class Outcome:
     interrupted: bool
     tally: Tally
     ops: int
+
+
+class Pace:
+    """One worker's share of ``--rate``: invocations at random gaps averaging 1/rate.
+
+    Gaps are counted from when the last invocation was due, not from when its op ended, so
+    ops' own latency does not lower the rate; a worker more than a second behind (its ops
+    are slower than its share) starts afresh instead of bursting to catch up.
+    """
+
+    def __init__(self, rate: float, rng: random.Random) -> None:
+        self.mean = 1.0 / rate
+        self.rng = rng
+        self.due = time.monotonic() + rng.uniform(0, self.mean)
+
+    async def wait(self) -> None:
+        now = time.monotonic()
+        if now - self.due > 1.0:
+            self.due = now
+        await asyncio.sleep(max(0.0, self.due - now))
+        self.due += self.rng.uniform(0, 2 * self.mean)
 
 
 class Runner:
@@ -175,15 +197,12 @@ class Runner:
         rng = random.Random(f"{self.o.seed}/{worker}")
         state = WorkerState()
         process = worker
-        stagger = 2 * self.o.concurrency / self.o.rate if self.o.rate > 0 else 0.0
+        pace = Pace(self.o.rate / self.o.concurrency, rng) if self.o.rate > 0 else None
         try:
             while not self._stop.is_set():
-                if stagger:
-                    await asyncio.sleep(rng.uniform(0, stagger))
-                    if self._stop.is_set():
-                        break
-                else:
-                    await asyncio.sleep(0)
+                await (pace.wait() if pace else asyncio.sleep(0))
+                if self._stop.is_set():
+                    break
                 op = self.workload.next_op(rng, state)
                 done = await self._perform(client, process, node, op, state)
                 if done["type"] == "info":
