@@ -30,7 +30,10 @@ class Table:
 
 
 def load_results(run_dir: Path) -> dict[str, Any]:
-    with open(run_dir / "results.json", encoding="utf-8") as f:
+    path = run_dir / "results.json"
+    if not path.exists():
+        raise FileNotFoundError(f"no results.json in {run_dir}: run `harness check {run_dir}`")
+    with open(path, encoding="utf-8") as f:
         return json.load(f)
 
 
