@@ -48,7 +48,7 @@ class Availability:
             zip(cols.f, cols.node, cols.outcome, call_segments(history), strict=True)
         )
         groups = _groups(by_cell, when)
-        nodes = list(test.get("nodes") or sorted(k for k in groups["by_node"] if k != "unknown"))
+        nodes = _nodes(test, groups["by_node"])
         runs = _failure_runs(index.completed, self.min_gap)
         records = sorted(
             (_run_record(run, windows) for run in runs), key=lambda r: r["first_index"]
@@ -60,6 +60,14 @@ class Availability:
             "unavailable_healthy_count": sum(1 for r in records if not r["faults"]),
         }
         return Result(self.name, True if index.client else UNKNOWN, details)
+
+
+def _nodes(test: Mapping[str, Any], by_node: Mapping[str, Any]) -> list[str]:
+    """The nodes calls went to, with the test's nodes when they go by the same names
+    (a test may list hosts by address while calls name nodes ``n1``…)."""
+    seen = {n for n in by_node if n != "unknown"}
+    listed = {n for n in test.get("nodes") or () if isinstance(n, str)}
+    return sorted(seen | listed if seen & listed else seen)
 
 
 def _failure_runs(completed: Sequence[Call], min_gap: int) -> list[tuple[list[Op], bool]]:

@@ -91,3 +91,12 @@ def test_calls_that_name_no_node_are_tallied_under_unknown(crafted):
     by_node = Availability().check(crafted.history(), {}).details["by_node"]
     assert sorted(by_node) == ["n1", "unknown"]
     assert by_node["unknown"]["fail"] == 1
+
+
+def test_recovery_uses_the_history_node_names_when_the_test_lists_addresses(crafted):
+    crafted.nemesis("kill", ["n2"], at=0.1)
+    crafted.nemesis("start", ["n2"], at=0.2)
+    crafted.call(0, "read", "r1", at=0.3, node="n2", result=[])
+    test = {"nodes": ["10.77.0.11", "10.77.0.12"]}
+    recovery = Availability().check(crafted.history(), test).details["recovery"]
+    assert recovery == {"kill#1": {"n2": pytest.approx(0.101)}}
