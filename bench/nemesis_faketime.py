@@ -1,65 +1,90 @@
-"""What running a node under libfaketime costs: ``time.time()`` and ``time.monotonic()`` per call.
+"""What running a node under libfaketime costs, and why the monotonic fix is turned off.
 
-The clock nemesis starts every node with libfaketime preloaded and ``FAKETIME_NO_CACHE=1``
-(the offset file is read on every wall-clock call, so an offset change shows at once).
-This measures that price in a child process, with and without the library. No cluster and
-no root needed; the machine's clock is never touched.
+The clock nemesis starts every node with libfaketime preloaded (``nemesis.clock.ENV``).
+This starts one loopback node (N=R=W=1) per setting and measures, from a client in this
+process: puts per second for ``--seconds``, and that ``status``'s ``wall_clock`` is off by
+the offset in the file. No root and no cluster; the machine's clock is never touched.
 
-    .venv/bin/python bench/nemesis_faketime.py
+    .venv/bin/python bench/nemesis_faketime.py [--seconds 3]
 """
 
 from __future__ import annotations
 
-import json
+import argparse
 import os
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
-from nemesis.clock import LIBRARIES, offset_text
+from dynamo.client import Client
+from nemesis.clock import ENV, LIBRARIES, OFFSET_FILE, offset_text
 
-PROBE = """
-import json, time
-n = 200_000
-out = {}
-for name, fn in (("time", time.time), ("monotonic", time.monotonic)):
-    start = time.perf_counter()
-    for _ in range(n):
-        fn()
-    out[name] = (time.perf_counter() - start) / n * 1e9
-print(json.dumps(out))
-"""
+OFFSET = -8.5
 
 
-def measure(env: dict[str, str]) -> dict[str, float]:
-    r = subprocess.run(
-        [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def measure(env: dict[str, str], work: Path, seconds: float) -> tuple[float, float]:
+    """(puts/s, the node's clock offset) for a node started with ``env``."""
+    address = f"127.0.0.1:{free_port()}"
+    data = work / f"data-{time.monotonic_ns()}"
+    args = ["--name", "n1", "--listen", address, "--seeds", f"n1={address}"]
+    args += ["--n", "1", "--r", "1", "--w", "1", "--data-dir", str(data)]
+    node = subprocess.Popen(
+        [sys.executable, "-m", "dynamo", "node", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
-    return json.loads(r.stdout)
+    try:
+        with Client([address], timeout=5) as c:
+            for _ in range(100):
+                try:
+                    before = time.time()
+                    wall = c.status()["wall_clock"]
+                    skew = wall - (before + time.time()) / 2
+                    break
+                except Exception:
+                    time.sleep(0.1)
+            start, n = time.perf_counter(), 0
+            while time.perf_counter() - start < seconds:
+                c.put(f"k{n % 100}", "x")
+                n += 1
+            return n / (time.perf_counter() - start), skew
+    finally:
+        node.terminate()
+        node.wait()
 
 
 def main() -> None:
-    lib = next((p for p in LIBRARIES if Path(p).exists()), None)
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seconds", type=float, default=3.0)
+    seconds = p.parse_args().seconds
+    lib = next((x for x in LIBRARIES if Path(x).exists()), None)
     if lib is None:
         sys.exit("libfaketime is not installed (apt-get install faketime)")
     with tempfile.TemporaryDirectory() as tmp:
-        offset = Path(tmp) / "clock.offset"
-        offset.write_text(offset_text(12.5) + "\n")
-        plain = measure(dict(os.environ))
-        faked = measure(
-            dict(
-                os.environ,
-                LD_PRELOAD=lib,
-                FAKETIME_TIMESTAMP_FILE=str(offset),
-                FAKETIME_NO_CACHE="1",
-                FAKETIME_DONT_FAKE_MONOTONIC="1",
-            )
-        )
-    print("| call | plain ns/call | libfaketime, no cache, ns/call |")
-    print("|---|---|---|")
-    for name in ("time", "monotonic"):
-        print(f"| time.{name}() | {plain[name]:.0f} | {faked[name]:.0f} |")
+        work = Path(tmp)
+        (work / OFFSET_FILE).write_text(offset_text(OFFSET) + "\n")
+        faked = {**ENV, "LD_PRELOAD": lib, "FAKETIME_TIMESTAMP_FILE": str(work / OFFSET_FILE)}
+        default_fix = {k: v for k, v in faked.items() if k != "FAKETIME_FORCE_MONOTONIC_FIX"}
+        settings = {
+            "no libfaketime": {},
+            "nemesis.clock.ENV (monotonic fix off)": faked,
+            "same, monotonic fix left on": default_fix,
+        }
+        print(f"| node started with | puts/s | wall_clock offset (file: {OFFSET:+g} s) |")
+        print("|---|---|---|")
+        for name, extra in settings.items():
+            rate, skew = measure({**os.environ, **extra}, work, seconds)
+            print(f"| {name} | {rate:.0f} | {skew:+.3f} s |")
 
 
 if __name__ == "__main__":

@@ -85,7 +85,7 @@ class TestOptions:
     port: int = opt(7000, "node port", "node")
 
     def test_name(self) -> str:
-        return self.name or f"{self.workload}-{self.nemesis}"
+        return self.name or f"{self.workload}-{self.nemesis}".replace("/", "+")
 
     def with_seed(self) -> TestOptions:
         """These options with the seed fixed (a fresh one when none was given)."""

@@ -27,13 +27,25 @@ OFFSET_FILE = "clock.offset"
 STROBE_PID = "clock.strobe.pid"
 STROBE_PERIOD = 0.1
 STROBE_LIMIT = 600  # seconds a strobe loop lives at most, should nobody stop it
-LIBRARIES = (
-    "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
-    "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
-    "/usr/lib/faketime/libfaketime.so.1",
-    "/usr/lib64/faketime/libfaketime.so.1",
-    "/usr/local/lib/faketime/libfaketime.so.1",
+LIBRARIES = tuple(
+    f"{d}/libfaketimeMT.so.1"  # the thread-safe build: the node has a storage thread
+    for d in (
+        "/usr/lib/x86_64-linux-gnu/faketime",
+        "/usr/lib/aarch64-linux-gnu/faketime",
+        "/usr/lib/faketime",
+        "/usr/lib64/faketime",
+        "/usr/local/lib/faketime",
+    )
 )
+# FAKETIME_FORCE_MONOTONIC_FIX=0: the fix glibc builds turn on by default rewrites every
+# pthread_cond_timedwait, the GIL's included, and cut a node's puts from ~1000/s to ~15/s
+# (bench/nemesis_faketime.py). The node never calls time.sleep, which libfaketime 0.9.10
+# breaks (EINVAL) once the monotonic clock is left alone.
+ENV = {
+    "FAKETIME_NO_CACHE": "1",
+    "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+    "FAKETIME_FORCE_MONOTONIC_FIX": "0",
+}
 MODES = ("bump", "strobe")
 
 
@@ -74,7 +86,7 @@ def env_lines(node_dir: str) -> str:
     return (
         f"for lib in {found}; do [ -f $lib ] && echo LD_PRELOAD=$lib && break; done; "
         f"echo FAKETIME_TIMESTAMP_FILE={shlex.quote(f'{node_dir}/{OFFSET_FILE}')}; "
-        "echo FAKETIME_NO_CACHE=1; echo FAKETIME_DONT_FAKE_MONOTONIC=1"
+        + "; ".join(f"echo {k}={v}" for k, v in ENV.items())
     )
 
 
