@@ -147,6 +147,7 @@ def cmd_cluster(ns: argparse.Namespace) -> ExitCode:
         return ExitCode.VALID
     if ns.action == "up":
         made = lc.up()
+        lc.adopt()
         print(f"cluster {lc.name}: {'made' if made else 'already up'}", file=sys.stderr)
     rows = lc.status()
     if ns.json:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -210,15 +211,38 @@ class LocalCluster:
 
     @contextmanager
     def session(self) -> Iterator[bool]:
-        """Make the cluster if needed (and remove it after, only if this made it)."""
+        """Make the cluster if needed (and remove it after, only if this made it).
+
+        A cluster that a run made and a crash (SIGKILL) left behind is not the user's: its
+        ``run.pid`` names a dead process, so it is remade here and removed after.
+        """
+        if self.is_up() and self._left_by_dead_run():
+            self.down()
         existed = self.is_up()
         try:
             if not existed:
                 self.up()
+                self._run_marker.write_text(f"{os.getpid()}\n")
             yield not existed
         finally:
             if not existed:
                 self.down()
+                self._run_marker.unlink(missing_ok=True)
+
+    def adopt(self) -> None:
+        """``harness cluster up`` on a cluster a run made: from now on it is the user's."""
+        self._run_marker.unlink(missing_ok=True)
+
+    @property
+    def _run_marker(self) -> Path:
+        return self.base / "run.pid"
+
+    def _left_by_dead_run(self) -> bool:
+        try:
+            pid = int(self._run_marker.read_text())
+        except (OSError, ValueError):
+            return False
+        return not Path(f"/proc/{pid}").exists()
 
     # pieces
 

@@ -115,8 +115,9 @@ def test_a_second_ctrl_c_does_not_cut_the_clean_up_short(clean: None, tmp_path: 
     assert "still cleaning up" in err.read_text()
 
 
-def test_a_killed_harness_leaves_what_cluster_down_removes(
-    clean: None, cli: Cli, tmp_path: Path, find_leftovers: Callable[[str], list[str]]
+@pytest.mark.parametrize("then", ["cluster down", "the next run"])
+def test_a_killed_harness_leaves_what_cluster_down_or_the_next_run_removes(
+    clean: None, cli: Cli, tmp_path: Path, find_leftovers: Callable[[str], list[str]], then: str
 ) -> None:
     proc, err = start(tmp_path, "--time-limit", "30")
     wait_for(err, "workload", proc)
@@ -126,8 +127,22 @@ def test_a_killed_harness_leaves_what_cluster_down_removes(
     assert any(x.startswith("netns") for x in left)
     assert any("dynamo node" in x for x in left)
     assert len((tmp_path / "latest" / "history.jsonl").read_text().splitlines()) > 0
-    r = cli("cluster", "down", "--cluster", NAME, check_rc=0)
-    assert f"dh-{NAME}-n1" in r.stdout
+    if then == "cluster down":
+        r = cli("cluster", "down", "--cluster", NAME, check_rc=0)
+        assert f"dh-{NAME}-n1" in r.stdout
+    else:  # the crashed run's cluster is not mistaken for one the user made and kept
+        cli(
+            "run",
+            "--cluster",
+            NAME,
+            "--time-limit",
+            "1",
+            "--settle",
+            "0",
+            "--store",
+            str(tmp_path),
+            check_rc=ExitCode.VALID,
+        )
 
 
 def test_cluster_down_removes_stale_namespaces_and_orphaned_daemons(
