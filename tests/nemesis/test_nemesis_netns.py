@@ -192,9 +192,16 @@ def cluster_leftovers() -> list[str]:
     return found
 
 
+def root_rules() -> list[str]:
+    """The root namespace's iptables rules, which nothing here may change."""
+    out = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
+    return [ln for ln in out.splitlines() if not ln.startswith(("#", ":"))]
+
+
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[None]:
     harness("cluster", "down", "--cluster", NAME)
+    rules = root_rules()
     r = harness("cluster", "up", "--cluster", NAME)
     assert r.returncode == 0, r.stderr
     try:
@@ -203,6 +210,7 @@ def cluster() -> Iterator[None]:
         r = harness("cluster", "down", "--cluster", NAME)
     assert r.returncode == 0, r.stderr
     assert cluster_leftovers() == []
+    assert root_rules() == rules
 
 
 class Watch:
@@ -413,6 +421,7 @@ def seed_where(spec: str, fs: list[str]) -> int:
 def checked_run(tmp_path: Path, *args: str) -> tuple[int, Run]:
     run = Run(tmp_path, *args)
     rc = run.finish()
+    (tmp_path / "looks.txt").write_text("".join(f"{w}\n" for w in run.watch.seen))
     assert run.watch.failures == [], run.watch.failures
     assert residue() == []
     return rc, run
