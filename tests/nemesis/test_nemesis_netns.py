@@ -31,7 +31,13 @@ import pytest
 import nemesis
 from harness.exitcodes import ExitCode
 
-pytestmark = pytest.mark.netns
+pytestmark = [
+    pytest.mark.netns,
+    pytest.mark.skipif(
+        os.geteuid() != 0 or not Path("/usr/sbin/sshd").exists(),
+        reason="needs root, iproute2 and openssh-server",
+    ),
+]
 
 NAME = "nem"
 ROOT = Path("/var/lib/dynamo-harness") / NAME
