@@ -30,7 +30,7 @@ from harness.history import Clock, HistoryWriter
 from harness.options import TestOptions
 from harness.progress import Progress
 from harness.remote import on_all, quote_all
-from harness.runner import Runner
+from harness.runner import Outcome, Runner
 from harness.system import System
 
 log = logging.getLogger("harness")
@@ -137,6 +137,44 @@ def collect(cluster: Cluster, system: System, run_dir: Path) -> None:
         log.warning("collecting node files failed: %s", e)
 
 
+def drive(
+    o: TestOptions,
+    cluster: Cluster,
+    system: System,
+    workload: workloads.Workload,
+    nemesis: faults.Nemesis,
+    history: HistoryWriter,
+    interrupts: Interrupts,
+) -> Outcome:
+    """Deploy, then run the workload and the nemesis; the caller cleans up."""
+    say(f"deploying to {', '.join(cluster.nodes)} over SSH")
+    t = time.monotonic()
+    deploy(cluster, system)
+    log.info("deployed in %.1fs", time.monotonic() - t)
+    history.clock = Clock()  # time 0 is the start of the workload, not of the deploy
+    progress = Progress(o.progress)
+    runner = Runner(
+        o,
+        history,
+        workload,
+        {n: system.endpoint(cluster, n) for n in cluster.nodes},
+        system.client,
+        nemesis,
+        NemesisContext(cluster, system, random.Random(o.seed)),
+        progress=None if o.progress == "none" else progress,
+        local_reads=system.supports_local_reads(),
+        replicas=lambda key: system.replicas(cluster.nodes, key),
+    )
+    progress.start()
+    try:
+        return asyncio.run(runner.run())
+    finally:
+        progress.stop()
+        interrupts.install()  # the event loop's handlers are gone with it
+        if runner.interrupted:
+            interrupts.count = 1
+
+
 def run(o: TestOptions) -> ExitCode:
     """A whole test; ``o`` is validated already (bad options are the CLI's 254)."""
     o = o.with_seed()
@@ -147,7 +185,7 @@ def run(o: TestOptions) -> ExitCode:
     store.write_test(run_dir, o, provider=provider.name)
     interrupts = Interrupts()
     interrupts.install()
-    outcome = None
+    outcome: Outcome | None = None
     failure: BaseException | None = None
     say(f"run {run_dir} (seed {o.seed})")
     with logging_to(run_dir / store.HARNESS_LOG), tempfile.TemporaryDirectory() as tmp:
@@ -161,33 +199,7 @@ def run(o: TestOptions) -> ExitCode:
                 control = cluster.discover_control_address()
                 store.write_test(run_dir, o, hosts=cluster.addresses, control=control)
                 try:
-                    say(f"deploying to {', '.join(cluster.nodes)} over SSH")
-                    t = time.monotonic()
-                    deploy(cluster, system)
-                    log.info("deployed in %.1fs", time.monotonic() - t)
-                    history.clock = Clock()
-                    endpoints = {n: system.endpoint(cluster, n) for n in cluster.nodes}
-                    progress = Progress(o.progress)
-                    runner = Runner(
-                        o,
-                        history,
-                        workload,
-                        endpoints,
-                        system.client,
-                        nemesis,
-                        NemesisContext(cluster, system, random.Random(o.seed)),
-                        progress=None if o.progress == "none" else progress,
-                        local_reads=system.supports_local_reads(),
-                        replicas=lambda key: system.replicas(cluster.nodes, key),
-                    )
-                    progress.start()
-                    try:
-                        outcome = asyncio.run(runner.run())
-                    finally:
-                        progress.stop()
-                        interrupts.install()
-                        if runner.interrupted:
-                            interrupts.count = 1
+                    outcome = drive(o, cluster, system, workload, nemesis, history, interrupts)
                 finally:
                     interrupts.count = max(interrupts.count, 1)  # shield clean-up
                     say("stopping nodes, fetching logs")
