@@ -219,6 +219,20 @@ class DynamoSystem:
 
         return AsyncClient([address], timeout=timeout)
 
+    async def backlog(self, address: str) -> int | None:
+        """Hints to hand off, partitions to transfer, and peers it thinks down."""
+        from dynamo.client import AsyncClient
+
+        client = AsyncClient([address], timeout=2.0)
+        try:
+            st = await client.status()
+        except Exception:
+            return None
+        finally:
+            await client.close()
+        down = sum(1 for m in st.get("members", {}).values() if not m.get("up", True))
+        return int(st.get("hints_pending", 0)) + len(st.get("transfers_pending", ())) + down
+
     def replicas(self, nodes: Sequence[str], key: str) -> list[str] | None:
         """The key's preference list on the ring the nodes bootstrap from their seeds.
 

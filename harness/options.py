@@ -42,7 +42,9 @@ class TestOptions:
     seed: int | None = opt(None, "seed of every random choice (default: a fresh one, recorded)")
     op_timeout: float = opt(5.0, "client timeout per request, seconds")
     nemesis_interval: float = opt(10.0, "seconds between nemesis operations")
-    settle: float = opt(5.0, "seconds to wait after healing before the final reads")
+    settle: float = opt(
+        5.0, "at most this many seconds after healing for hints and transfers to drain"
+    )
     final_reads: bool = opt(
         True, "read every key from every node after healing", action=argparse.BooleanOptionalAction
     )

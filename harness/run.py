@@ -164,6 +164,7 @@ def drive(
         progress=None if o.progress == "none" else progress,
         local_reads=system.supports_local_reads(),
         replicas=lambda key: system.replicas(cluster.nodes, key),
+        backlog=system.backlog,
     )
     progress.start()
     try:

@@ -5,10 +5,11 @@ deployed cluster, a loopback cluster (``bench/``) or anything with the client ca
 
 Phases: ``workload`` (``--time-limit`` seconds of ops at ``--rate``; the nemesis acts every
 ``--nemesis-interval``), ``heal`` (the nemesis's heal ops, then its teardown — always),
-``settle`` (``--settle`` seconds for hinted handoff and anti-entropy), ``final reads`` (every
-final key from every node, ops marked ``final``), ``convergence`` (each node's own replica,
-when the system can read one alone). Ctrl-C or SIGTERM ends the current phase at once,
-records what was in flight as ``info``, heals, and skips the reads.
+``settle`` (until no node has hints or transfers pending, at most ``--settle`` seconds),
+``final reads`` (every final key from every node, ops marked ``final``), ``convergence``
+(each replica's own copy, when the system can read one alone). Ctrl-C or SIGTERM ends
+the current phase at once, records what was in flight as ``info``, heals, and skips the
+reads.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import logging
 import random
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 ClientFactory = Callable[[str, float], Any]
 INTERRUPT_GRACE = 1.0
+SETTLE_POLL = 0.5
 
 
 @dataclass
@@ -93,6 +95,7 @@ class Runner:
         progress: Progress | None = None,
         local_reads: bool = False,
         replicas: Callable[[str], Sequence[str] | None] | None = None,
+        backlog: Callable[[str], Awaitable[int | None]] | None = None,
     ) -> None:
         self.o = options
         self.history = history
@@ -105,6 +108,7 @@ class Runner:
         self.progress = progress
         self.local_reads = local_reads
         self.replicas = replicas
+        self.backlog = backlog
         self.tally = Tally()
         self.interrupted = False
         self._stop = asyncio.Event()
@@ -147,8 +151,7 @@ class Runner:
     async def _after_heal(self) -> None:
         if self.o.settle > 0:
             self.tally.phase = "settle"
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._interrupt.wait(), self.o.settle)
+            await self._settle()
         if self.o.final_reads and not self.interrupted:
             self.tally.phase = "final reads"
             await self._until_interrupted(self._final_reads())
@@ -156,6 +159,23 @@ class Runner:
             self.tally.phase = "convergence"
             await self._until_interrupted(self._convergence_reads())
         self.tally.phase = "done"
+
+    async def _settle(self) -> None:
+        """Wait until no node owes others anything (``backlog`` 0 everywhere), at most
+        ``--settle`` seconds; without a way to ask, wait the whole ``--settle``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.o.settle
+        while not self.interrupted and (left := deadline - loop.time()) > 0:
+            if self.backlog is not None:
+                owed = await asyncio.gather(
+                    *(self.backlog(a) for a in self.endpoints.values()), return_exceptions=True
+                )
+                self.tally.extra["backlog"] = owed
+                if all(n == 0 for n in owed):
+                    log.info("settled: no node has hints or transfers pending")
+                    return
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._interrupt.wait(), min(left, SETTLE_POLL))
 
     async def _until_interrupted(self, work: Any) -> None:
         task = asyncio.ensure_future(work)

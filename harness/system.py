@@ -62,5 +62,8 @@ class System(Protocol):
     def supports_local_reads(self) -> bool:
         """Whether clients can read one node's replica alone (for convergence checks)."""
 
+    async def backlog(self, address: str) -> int | None:
+        """Work the node at ``address`` still owes others (hints, transfers); None: unknown."""
+
     def replicas(self, nodes: Sequence[str], key: str) -> list[str] | None:
         """The nodes that should hold ``key`` (None: unknown, sample every node)."""
