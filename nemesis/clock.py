@@ -62,7 +62,7 @@ def write_offset(node_dir: str, seconds: float, tmp: str = "tmp") -> str:
 def stop_strobe(node_dir: str) -> str:
     """Shell: end a strobe loop (its whole process group), wherever one runs."""
     pid = shlex.quote(f"{node_dir}/{STROBE_PID}")
-    return f"if [ -f {pid} ]; then kill -KILL -- -$(cat {pid}) 2>/dev/null; rm -f {pid}; fi"
+    return f"if [ -f {pid} ]; then kill -KILL -$(cat {pid}) 2>/dev/null; rm -f {pid}; fi"
 
 
 def start_strobe(node_dir: str, delta: float) -> str:

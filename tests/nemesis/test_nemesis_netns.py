@@ -13,6 +13,7 @@ Run these one cluster at a time: ``flock /tmp/dynamo-harness-cluster.lock pytest
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -78,17 +79,18 @@ def can_connect(src: str, dst: str, wait: float) -> bool:
     return in_ns(src, "timeout", str(wait), "bash", "-c", probe).returncode == 0
 
 
+def command_lines() -> dict[int, bytes]:
+    """Every live process's command line (NUL-separated), by pid."""
+    found = {}
+    for proc in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError):
+            found[int(proc.name)] = (proc / "cmdline").read_bytes()
+    return found
+
+
 def node_pids(node: str) -> list[int]:
     marker = f"{ROOT}/{node}/venv/bin/dynamo\0node\0".encode()
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                if marker in (proc / "cmdline").read_bytes():
-                    found.append(int(proc.name))
-            except OSError:
-                pass
-    return found
+    return [pid for pid, cmd in command_lines().items() if marker in cmd]
 
 
 def process_state(pid: int) -> str:
@@ -168,13 +170,22 @@ def udp_delivery(src: str, dst: str, count: int) -> float:
     return got / count
 
 
+def processes_under_root(sshd: bool = False) -> list[str]:
+    """Command lines of every process that names the cluster's directory (sshd's if asked)."""
+    marker = f"{ROOT}/".encode()
+    return [
+        cmd.replace(b"\0", b" ").decode(errors="replace")[:120]
+        for cmd in command_lines().values()
+        if marker in cmd and (sshd or b"/sshd/" not in cmd)
+    ]
+
+
 def residue() -> list[str]:
     """What the nemesis or the node could have left on the hosts after a run."""
-    found = []
+    found = [f"process: {p}" for p in processes_under_root()]
     for node in NODES:
         rules = in_ns(node, "iptables-save").stdout
         found += [f"{node}: {ln}" for ln in rules.splitlines() if "DH-" in ln]
-        found += [f"{node}: node process {p}" for p in node_pids(node)]
         d = ROOT / node
         if (d / "clock.strobe.pid").exists():
             found.append(f"{node}: strobe loop")
@@ -187,15 +198,7 @@ def residue() -> list[str]:
 def cluster_leftovers() -> list[str]:
     names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     found = [ln.split()[0] for ln in names.splitlines() if ln.startswith(f"dh-{NAME}-")]
-    marker = f"{ROOT}/".encode()
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                if marker in (proc / "cmdline").read_bytes():
-                    found.append(f"process {proc.name}")
-            except OSError:
-                pass
-    return found
+    return found + processes_under_root(sshd=True)
 
 
 def root_rules() -> list[str]:
