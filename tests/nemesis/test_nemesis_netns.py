@@ -495,7 +495,7 @@ def test_pause_stops_the_process_and_resume_continues_it(cluster: None, tmp_path
     )
     assert rc == ExitCode.VALID, run.err.read_text()
     alternate([o["f"] for o in run.nemesis_ops()], "pause", "resume")
-    assert sum(w.startswith("pause ") for w in run.watch.seen) >= 3
+    assert sum(w.startswith("pause ") for w in run.watch.seen) >= 2
 
 
 def test_loss_drops_packets_at_about_the_asked_rate(cluster: None, tmp_path: Path) -> None:
@@ -523,7 +523,7 @@ def test_clock_skew_shows_in_the_nodes_wall_clock_and_siblings_lose_nothing(
     rc, run = checked_run(
         tmp_path,
         *("--nemesis", CLOCK, "--seed", str(clock_seed()), "--mode", "siblings"),
-        *("--time-limit", "11", "--nemesis-interval", "3"),
+        *("--time-limit", "12.5", "--nemesis-interval", "3"),
     )
     fs = [o["f"] for o in run.nemesis_ops()]
     assert fs[:4] == ["bump-clock", "reset-clock", "strobe-clock", "reset-clock"]
@@ -539,7 +539,7 @@ def test_lww_under_the_same_clock_schedule_loses_acknowledged_writes(
     rc, run = checked_run(
         tmp_path,
         *("--nemesis", CLOCK, "--seed", str(clock_seed()), "--mode", "lww"),
-        *("--time-limit", "11", "--nemesis-interval", "3"),
+        *("--time-limit", "12.5", "--nemesis-interval", "3"),
     )
     assert rc == ExitCode.INVALID, run.err.read_text()
     results = (tmp_path / "latest" / "results.json").read_text()
