@@ -1,4 +1,4 @@
-"""``harness run | check | report | export | cluster up|down|status``.
+"""``harness run | test-all | check | report | export | cluster up|down|status``.
 
 Exit codes (``harness.exitcodes``): 0 valid, 1 invalid, 2 unknown, 254 bad arguments,
 255 the harness failed.
@@ -7,6 +7,7 @@ Exit codes (``harness.exitcodes``): 0 valid, 1 invalid, 2 unknown, 254 bad argum
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -16,6 +17,7 @@ from typing import NoReturn
 
 from harness.exitcodes import ExitCode
 from harness.options import TestOptions, add_arguments, from_namespace
+from harness.testall import add_arguments as testall_arguments
 
 CLUSTER_OPTIONS = ("cluster", "node_count", "subnet")
 
@@ -38,6 +40,10 @@ def build_parser() -> Parser:
 
     run = sub.add_parser("run", help="run a test and check it")
     add_arguments(run)
+
+    test_all = sub.add_parser("test-all", help="a matrix of runs; exit with the worst verdict")
+    add_arguments(test_all)
+    testall_arguments(test_all)
 
     check = sub.add_parser("check", help="re-run the checkers on a stored run")
     check.add_argument("run_dir", type=Path)
@@ -75,11 +81,11 @@ def _need_root(what: str) -> None:
         raise BadArguments(f"{what} makes network namespaces and needs root")
 
 
-def cmd_run(ns: argparse.Namespace) -> ExitCode:
+def _validated(o: TestOptions) -> TestOptions:
+    """``o`` if it can make a run; BadArguments saying why not (before any host is touched)."""
     import workloads
-    from harness import faults, run, verdict
+    from harness import faults, verdict
 
-    o = from_namespace(ns)
     try:
         o.validate()
         workloads.build(o.workload, o.keys)
@@ -93,7 +99,30 @@ def cmd_run(ns: argparse.Namespace) -> ExitCode:
         raise BadArguments(str(e)) from e
     if o.provider == "local":
         _need_root("the local provider")
-    return run.run(o)
+    return o
+
+
+def cmd_run(ns: argparse.Namespace) -> ExitCode:
+    from harness import run
+
+    return run.run(_validated(from_namespace(ns)))
+
+
+def cmd_test_all(ns: argparse.Namespace) -> ExitCode:
+    from harness import testall
+
+    base = from_namespace(ns)
+    try:
+        cells = testall.cells_from(ns)
+        for cell in cells:
+            _validated(
+                dataclasses.replace(
+                    base, workload=cell.workload, nemesis=cell.nemesis, mode=cell.mode
+                )
+            )
+    except (ValueError, OSError) as e:
+        raise BadArguments(str(e)) from e
+    return testall.test_all(base, cells, junit_path=ns.junit, markdown_path=ns.markdown)
 
 
 def cmd_check(ns: argparse.Namespace) -> ExitCode:
@@ -178,6 +207,7 @@ def cmd_cluster(ns: argparse.Namespace) -> ExitCode:
 
 COMMANDS = {
     "run": cmd_run,
+    "test-all": cmd_test_all,
     "check": cmd_check,
     "report": cmd_report,
     "export": cmd_export,

@@ -232,7 +232,7 @@ def run(o: TestOptions) -> ExitCode:
         return ExitCode.HARNESS_FAILED
     if interrupted:
         say(f"interrupted: cluster torn down; partial history kept in {run_dir / store.HISTORY}")
-        return ExitCode.UNKNOWN
+        raise KeyboardInterrupt  # the caller stops too (test-all's matrix); the CLI exits 2
     code = verdict.check(run_dir, o.expect)
     print(verdict.report(run_dir))
     say(f"{run_dir}: exit {int(code)} ({code.name.lower()})")
