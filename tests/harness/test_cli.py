@@ -29,6 +29,8 @@ REPO = Path(__file__).resolve().parents[2]
         ["run", "--nodes", "10.0.0.1"],
         ["run", "--concurrency", "many"],
         ["cluster", "sideways"],
+        ["test-all", "--nemeses", "none,gremlins"],
+        ["test-all", "--test-count", "0"],
         ["check", "/nonexistent/run"],
         ["report", "/"],
     ],
