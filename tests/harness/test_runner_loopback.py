@@ -170,7 +170,7 @@ def test_a_worker_whose_op_ends_info_goes_on_under_a_new_process(
 ) -> None:
     nodes.signal("n1", signal.SIGSTOP)  # its clients time out: outcome unknown
     try:
-        ops = run(tmp_path, nodes.addresses, "register", op_timeout=0.3, final_reads=False)
+        ops = run(tmp_path, nodes.addresses, "register", op_timeout=0.3, final_reads=False, keys=5)
     finally:
         nodes.signal("n1", signal.SIGCONT)
     assert validate(ops) == []  # includes: a process never invokes after an info
