@@ -18,6 +18,7 @@ The harness reaches the hosts from ``dh-C-ctl`` (see ``netns.entered``).
 
 from __future__ import annotations
 
+import fcntl
 import ipaddress
 import logging
 import os
@@ -216,18 +217,32 @@ class LocalCluster:
         A cluster that a run made and a crash (SIGKILL) left behind is not the user's: its
         ``run.pid`` names a dead process, so it is remade here and removed after.
         """
-        if self.is_up() and self._left_by_dead_run():
-            self.down()
-        existed = self.is_up()
-        try:
-            if not existed:
-                self.up()
-                self._run_marker.write_text(f"{os.getpid()}\n")
-            yield not existed
-        finally:
-            if not existed:
+        with self._exclusive():
+            if self.is_up() and self._left_by_dead_run():
                 self.down()
-                self._run_marker.unlink(missing_ok=True)
+            existed = self.is_up()
+            try:
+                if not existed:
+                    self.up()
+                    self._run_marker.write_text(f"{os.getpid()}\n")
+                yield not existed
+            finally:
+                if not existed:
+                    self.down()
+                    self._run_marker.unlink(missing_ok=True)
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """One run at a time on a cluster: a second one fails at once instead of sharing hosts."""
+        self.base.mkdir(parents=True, exist_ok=True)
+        with (self.base / "run.lock").open("w") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RuntimeError(
+                    f"cluster {self.name} is in use by another run; use --cluster OTHER"
+                ) from None
+            yield
 
     def adopt(self) -> None:
         """``harness cluster up`` on a cluster a run made: from now on it is the user's."""

@@ -182,3 +182,18 @@ def test_a_node_that_cannot_start_fails_the_run_and_still_leaves_nothing(
     assert r.returncode == ExitCode.HARNESS_FAILED
     assert "the node exited" in r.stderr
     assert (tmp_path / "latest" / "nodes" / "n1" / "node.log").exists()
+
+
+def test_a_second_run_on_a_busy_cluster_fails_at_once_and_leaves_the_first_alone(
+    clean: None, cli: Cli, tmp_path: Path
+) -> None:
+    proc, err = start(tmp_path / "first", "--time-limit", "30")
+    try:
+        wait_for(err, "workload", proc)
+        r = cli("run", "--cluster", NAME, "--time-limit", "1", "--store", str(tmp_path), timeout=60)
+        assert r.returncode == ExitCode.HARNESS_FAILED
+        assert "in use by another run" in r.stderr
+        assert proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=90) == ExitCode.UNKNOWN
