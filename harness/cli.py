@@ -122,7 +122,9 @@ def cmd_test_all(ns: argparse.Namespace) -> ExitCode:
             )
     except (ValueError, OSError) as e:
         raise BadArguments(str(e)) from e
-    return testall.test_all(base, cells, junit_path=ns.junit, markdown_path=ns.markdown)
+    junit_path = Path(base.junit) if base.junit else None  # one file for the whole matrix
+    base = dataclasses.replace(base, junit=None)
+    return testall.test_all(base, cells, junit_path=junit_path, markdown_path=ns.markdown)
 
 
 def cmd_check(ns: argparse.Namespace) -> ExitCode:

@@ -44,6 +44,7 @@ class DynamoConfig:
     buffered: bool = False
     partitions: int = 64
     faketime: bool = False  # start under libfaketime (node.env), for clock faults
+    node_args: tuple[str, ...] = ()  # passed to `dynamo node` as they are
     start_timeout: float = 30.0
     install_timeout: float = 600.0
 
@@ -142,6 +143,7 @@ class DynamoSystem:
         ]
         if c.buffered:
             args.append("--buffered")
+        args.extend(c.node_args)
         script = (
             "#!/bin/sh\n"
             f"cd {d} || exit 1\n"

@@ -85,6 +85,13 @@ class TestOptions:
     )
     buffered: bool = opt(False, "acknowledge puts before fsync", "node", action="store_true")
     port: int = opt(7000, "node port", "node")
+    node_args: str = opt(
+        "",
+        "extra 'dynamo node' options, e.g. '--request-timeout 1' or the test-only "
+        "'--unsafe-early-ack' (a deliberately broken node)",
+        "node",
+    )
+    junit: str | None = opt(None, "also write the run's checks as JUnit XML to this file")
 
     def test_name(self) -> str:
         return self.name or f"{self.workload}-{self.nemesis}".replace("/", "+")

@@ -10,7 +10,8 @@ Installed with the package (entry point ``pytest11``), it adds ``--harness-*`` o
 
 Options (each also readable from the environment as ``HARNESS_<NAME>``): ``--harness-provider``
 (local, ssh or vagrant; default local), ``--harness-nodes`` (ssh: host1,host2,…),
-``--harness-ssh-user``, ``--harness-ssh-key``, ``--harness-ssh-port``, ``--harness-cluster``,
+``--harness-ssh-user``, ``--harness-ssh-key``, ``--harness-ssh-port``,
+``--harness-ssh-known-hosts``, ``--harness-cluster``,
 ``--harness-store`` and ``--harness-option NAME=VALUE`` for any other ``harness run`` option.
 Without ``--harness-provider`` or ``--harness-nodes`` the fixture's tests are skipped, so the
 plugin costs nothing in test suites that do not use it.
@@ -30,7 +31,16 @@ import pytest
 from harness.exitcodes import ExitCode
 from harness.options import TestOptions
 
-PASSTHROUGH = ("provider", "nodes", "ssh_user", "ssh_key", "ssh_port", "cluster", "store")
+PASSTHROUGH = (
+    "provider",
+    "nodes",
+    "ssh_user",
+    "ssh_key",
+    "ssh_port",
+    "ssh_known_hosts",
+    "cluster",
+    "store",
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

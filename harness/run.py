@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import shlex
 import signal
 import sys
 import tempfile
@@ -100,6 +101,7 @@ def make_system(o: TestOptions, work: Path) -> DynamoSystem:
             mode=o.mode,
             buffered=o.buffered,
             faketime=moves_clocks(o.nemesis),
+            node_args=tuple(shlex.split(o.node_args)),
         ),
         built,
         wheels.manifest(built),
@@ -235,5 +237,9 @@ def run(o: TestOptions) -> ExitCode:
         raise KeyboardInterrupt  # the caller stops too (test-all's matrix); the CLI exits 2
     code = verdict.check(run_dir, o.expect)
     print(verdict.report(run_dir))
+    if o.junit:
+        from harness import junit
+
+        junit.write([junit.from_run_dir(run_dir)], Path(o.junit))
     say(f"{run_dir}: exit {int(code)} ({code.name.lower()})")
     return code

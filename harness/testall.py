@@ -154,7 +154,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--modes", default="siblings,lww", help="comma-separated")
     parser.add_argument("--test-count", type=int, default=1, help="runs of each cell")
-    parser.add_argument("--junit", type=Path, help="write JUnit XML of every check here")
     parser.add_argument("--markdown", type=Path, help="write the summary table as Markdown")
 
 
