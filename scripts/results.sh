@@ -32,6 +32,11 @@ cp "$run"/latency.png "$run"/rate.png "$run"/availability.png docs/results/
     echo "the nemesis as much as the node. *p99*: client latency over the run, seconds."
     echo "*convergence*: seconds after the final heal until every replica of every key agreed."
     echo
+    echo "Siblings mode must lose no acknowledged write in any cell. LWW loses writes even without"
+    echo "faults: two clients that update a key concurrently both get an acknowledgement, and LWW"
+    echo "keeps only the newer timestamp; clock skew and partitions make the losses larger. In the"
+    echo "kill rows the nemesis may kill a majority or all nodes, which bounds availability there."
+    echo
     echo "## One partition run (set, siblings)"
     echo
     echo "![latency](results/latency.png)"
