@@ -93,15 +93,22 @@ async def read_repair(
 
 
 async def put(
-    node: Replicas, key: str, value: bytes | None, context: Mapping[str, int], w: int
+    node: Replicas,
+    key: str,
+    value: bytes | None,
+    context: Mapping[str, int],
+    w: int,
+    plan: Plan | None = None,
 ) -> VersionedObject:
-    plan = dict(node.plan(key))
+    """``plan``: the nodes to write to, when the caller has already worked them out."""
+    targets = dict(plan if plan is not None else node.plan(key))
     local = node.local_object(key)
     actor = node.actor_for(local)
     new = update(local, context, actor, value, time.time(), lww=node.lww)
-    calls: dict[str, Awaitable[None]] = {node.name: node.store_local(key, new, plan.get(node.name))}
+    own = node.store_local(key, new, targets.get(node.name))
+    calls: dict[str, Awaitable[None]] = {node.name: own}
     view = new.replica_view()
-    for target, hint in plan.items():
+    for target, hint in targets.items():
         if target != node.name:
             calls[target] = node.replica_put(target, key, view, hint)
     deadline = asyncio.get_running_loop().time() + node.request_timeout

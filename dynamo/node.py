@@ -254,14 +254,15 @@ class Node:
         except ValueError as exc:
             raise BadRequest(str(exc)) from None
         w = self._quorum(msg, "w")
-        if self.name not in dict(self.plan(key)):
+        plan = self.plan(key)
+        if self.name not in dict(plan):
             if msg.get("forwarded"):
                 raise QuorumError(f"{self.name} will not store {key!r}", definite=True)
             return await self._forward(msg)
         if self.early_ack:  # the deliberately broken node: ack now, write a moment later
             self.spawn(self._write_behind(key, value, context, w))
             return {"context": encode_context(context)}
-        obj = await coordinator.put(self, key, value, context, w)
+        obj = await coordinator.put(self, key, value, context, w, plan)
         return {"context": encode_context(obj.vv)}
 
     async def _write_behind(
