@@ -1,0 +1,260 @@
+"""The node against its ceiling, side by side in one run: throughput, CPU per op and latency.
+
+    flock /tmp/dh-cluster.lock .venv/bin/python bench/node_vs_ceiling.py --seconds 5
+
+Two systems get the same load loop, one after the other at each concurrency (1, 8, 32, 128):
+
+- **node**: a 5-node loopback cluster (``dynamo node``), N=3 R=2 W=2, fsync (a put is
+  acknowledged only after W replicas have it on disk);
+- **ceiling**: five ``bench/quorum_ceiling.py`` processes that speak the same wire protocol
+  and send the same frames (client request, 2-3 replica requests, forwards of puts that land
+  off their replicas) with no storage and no versions — what Python's event loop costs for
+  the message pattern alone.
+
+Each worker is an asyncio task with its own connection to one node (round-robin), doing 50%
+gets and 50% blind puts of 100-byte values on ``--keys`` keys (written once before the first
+level). ``--route client`` sends each request to one of the key's replicas (the client learns
+the ring from a node), so no put is forwarded. For each level the figures are taken over
+``--seconds`` after ``--warmup``: ops/s, node CPU µs per op (user+system of all five
+processes and their threads, from ``/proc``), and p50/p99/p99.9 of gets and puts; the last
+row of each level is node ÷ ceiling. The machine is shared: compare the ratios of one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dynamo.client import AsyncClient, Client
+from dynamo.cluster import LoopbackCluster, free_ports
+from dynamo.errors import DynamoError
+
+TICK = os.sysconf("SC_CLK_TCK")
+CEILING = Path(__file__).with_name("quorum_ceiling.py")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of processes (all their threads), from ``/proc/<pid>/stat``."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / TICK
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+@dataclass
+class Result:
+    system: str
+    concurrency: int
+    seconds: float
+    cpu: float
+    errors: int
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def ops(self) -> int:
+        return sum(len(v) for v in self.latencies.values())
+
+    @property
+    def rate(self) -> float:
+        return self.ops / self.seconds
+
+    @property
+    def cpu_per_op(self) -> float:
+        return self.cpu / max(1, self.ops) * 1e6
+
+    def pct(self, op: str, q: float) -> float:
+        return percentile(self.latencies[op], q) * 1e3
+
+
+async def load(
+    system: str,
+    addresses: list[str],
+    pids: list[int],
+    concurrency: int,
+    warmup: float,
+    seconds: float,
+    keys: int,
+    route: str,
+) -> Result:
+    latencies: dict[str, list[float]] = {"get": [], "put": []}
+    errors = 0
+    value = b"x" * 100
+    loop = asyncio.get_running_loop()
+    start = loop.time() + warmup
+    end = start + seconds
+
+    async def worker(i: int) -> None:
+        nonlocal errors
+        rnd = random.Random(i)
+        nodes = addresses[i % len(addresses) :] + addresses[: i % len(addresses)]
+        client = AsyncClient(nodes if route == "client" else nodes[0], timeout=5.0)
+        if route == "client":
+            await client.learn_ring()
+        async with client:
+            while (now := loop.time()) < end:
+                key = f"key-{rnd.randrange(keys)}"
+                op = "get" if rnd.random() < 0.5 else "put"
+                t0 = time.perf_counter()
+                try:
+                    if op == "get":
+                        await client.get(key)
+                    else:
+                        await client.put(key, value)
+                except DynamoError:
+                    if now >= start:
+                        errors += 1
+                    continue
+                if now >= start and loop.time() <= end:
+                    latencies[op].append(time.perf_counter() - t0)
+
+    cpu: list[float] = []
+    loop.call_at(start, lambda: cpu.append(cpu_seconds(pids)))
+    loop.call_at(end, lambda: cpu.append(cpu_seconds(pids)))
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    for values in latencies.values():
+        values.sort()
+    return Result(system, concurrency, seconds, cpu[1] - cpu[0], errors, latencies)
+
+
+async def preload(addresses: list[str], keys: int) -> None:
+    """Write every key once, so gets read real objects."""
+    value = b"x" * 100
+    async with AsyncClient(addresses, timeout=10.0) as client:
+        sem = asyncio.Semaphore(64)
+
+        async def one(k: int) -> None:
+            async with sem:
+                await client.put(f"key-{k}", value)
+
+        await asyncio.gather(*(one(k) for k in range(keys)))
+
+
+class Ceiling:
+    """Five ceiling processes on loopback."""
+
+    def __init__(self, size: int = 5) -> None:
+        ports = free_ports(size)
+        self.addresses = {f"n{i + 1}": f"127.0.0.1:{p}" for i, p in enumerate(ports)}
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def __enter__(self) -> Ceiling:
+        peers = ",".join(f"{n}={a}" for n, a in self.addresses.items())
+        for name, address in self.addresses.items():
+            cmd = [sys.executable, str(CEILING), "--name", name, "--listen", address]
+            self.procs.append(subprocess.Popen([*cmd, "--peers", peers]))
+        deadline = time.monotonic() + 15
+        for address in self.addresses.values():
+            while True:
+                try:
+                    with Client(address, timeout=1.0) as c:
+                        c.ping()
+                    break
+                except DynamoError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            proc.wait()
+
+
+def row(r: Result) -> str:
+    lat = " | ".join(f"{r.pct(op, q):.2f}" for op in ("get", "put") for q in (0.5, 0.99, 0.999))
+    errors = f" ({r.errors} errors)" if r.errors else ""
+    return f"| {r.concurrency} | {r.system}{errors} | {r.rate:,.0f} | {r.cpu_per_op:.0f} | {lat} |"
+
+
+def ratio_row(node: Result, ceiling: Result) -> str:
+    lat = " | ".join(
+        f"{node.pct(op, q) / ceiling.pct(op, q):.1f}x"
+        for op in ("get", "put")
+        for q in (0.5, 0.99, 0.999)
+    )
+    return (
+        f"| {node.concurrency} | node ÷ ceiling | {node.rate / ceiling.rate:.2f}x | "
+        f"{node.cpu_per_op / ceiling.cpu_per_op:.1f}x | {lat} |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--levels", default="1,8,32,128", help="concurrencies, comma-separated")
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured time per level")
+    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--keys", type=int, default=10_000)
+    parser.add_argument("--route", choices=("node", "client"), default="node")
+    parser.add_argument("--buffered", action="store_true", help="nodes ack before fsync")
+    parser.add_argument("--node-args", default="", help="extra `dynamo node` options")
+    args = parser.parse_args()
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    levels = [int(c) for c in args.levels.split(",")]
+    node_args = [*(["--buffered"] if args.buffered else []), *args.node_args.split()]
+    results: list[tuple[Result, Result]] = []
+    usage0 = resource.getrusage(resource.RUSAGE_SELF)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        LoopbackCluster(Path(tmp), 5, node_args=node_args) as cluster,
+        Ceiling() as ceiling,
+    ):
+        node_addresses = list(cluster.addresses.values())
+        node_pids = [p.pid for p in cluster.procs.values()]
+        ceiling_addresses = list(ceiling.addresses.values())
+        ceiling_pids = [p.pid for p in ceiling.procs]
+        asyncio.run(preload(node_addresses, args.keys))
+        for c in levels:
+            common = (c, args.warmup, args.seconds, args.keys, args.route)
+            node = asyncio.run(load("node", node_addresses, node_pids, *common))
+            ceil = asyncio.run(load("ceiling", ceiling_addresses, ceiling_pids, *common))
+            results.append((node, ceil))
+            print(
+                f"concurrency {c}: node {node.rate:,.0f} ops/s, ceiling {ceil.rate:,.0f} ops/s",
+                file=sys.stderr,
+            )
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    load_cpu = usage.ru_utime + usage.ru_stime - usage0.ru_utime - usage0.ru_stime
+    durability = "buffered" if args.buffered else "fsync"
+    print(
+        f"5 nodes, N=3 R=2 W=2, {durability}, route={args.route}, {args.keys} keys, "
+        f"50% get / 50% blind put of 100 B, {args.seconds:g}s per level after "
+        f"{args.warmup:g}s warm-up; load generator CPU {load_cpu:.1f}s in total"
+    )
+    print()
+    print(
+        "| conc. | system | ops/s | CPU µs/op | get p50 ms | get p99 | get p99.9 "
+        "| put p50 ms | put p99 | put p99.9 |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for node, ceil in results:
+        print(row(node))
+        print(row(ceil))
+        print(ratio_row(node, ceil))
+
+
+if __name__ == "__main__":
+    main()
