@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Awaitable, Mapping
 from functools import reduce
 from typing import Protocol, TypeVar
@@ -37,6 +36,8 @@ class Replicas(Protocol):
     lww: bool
     request_timeout: float
     stats: dict[str, int]
+
+    def clock(self) -> float: ...
 
     def plan(self, key: str) -> Plan: ...
 
@@ -104,7 +105,7 @@ async def put(
     targets = dict(plan if plan is not None else node.plan(key))
     local = node.local_object(key)
     actor = node.actor_for(local)
-    new = update(local, context, actor, value, time.time(), lww=node.lww)
+    new = update(local, context, actor, value, node.clock(), lww=node.lww)
     own = node.store_local(key, new, targets.get(node.name))
     calls: dict[str, Awaitable[None]] = {node.name: own}
     view = new.replica_view()

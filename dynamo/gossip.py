@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from typing import TYPE_CHECKING
 
 from dynamo.errors import DynamoError, QuorumError
@@ -32,7 +31,7 @@ def peers(node: Node) -> list[str]:
 
 
 async def run(node: Node) -> None:
-    rnd = random.Random()
+    rnd = node.rng
     while True:
         await asyncio.sleep(node.config.gossip_interval * rnd.uniform(0.8, 1.2))
         up = [p for p in peers(node) if node.health.is_up(p)]

@@ -8,11 +8,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import secrets
+import random
 import signal
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from dynamo import coordinator, entropy, gossip, handoff, tombstones
 from dynamo.config import NodeConfig
@@ -45,21 +45,50 @@ ACTOR_LEASE = 1024
 EARLY_ACK_DELAY = 0.2
 
 
+class Transport(Protocol):
+    """How a node sends requests to its peers: ``dynamo.connection.Pool`` over TCP, or the
+    simulator's in-memory network (``tests/sim``)."""
+
+    async def request(self, address: str, msg: dict[str, Any], timeout: float) -> Message: ...
+
+    def close(self) -> None: ...
+
+
 class Node:
-    def __init__(self, config: NodeConfig) -> None:
+    """One Dynamo node. The keyword arguments are seams for the simulator (``tests/sim``),
+    which runs many nodes in one process: its own storage, network, wall clock and random
+    source. Left out, the node uses SQLite (or memory), TCP, ``time.time`` and the OS's
+    random source."""
+
+    def __init__(
+        self,
+        config: NodeConfig,
+        *,
+        storage: Storage | None = None,
+        transport: Transport | None = None,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
         self.config = config
+        self.clock = clock
+        """Wall-clock time: LWW timestamps and tombstone ages."""
+        self.rng = rng if rng is not None else random.SystemRandom()
         self.name = config.name
         self.lww = config.mode == "lww"
         self.request_timeout = config.request_timeout
         self.early_ack = config.unsafe_early_ack
         if self.early_ack:
             log.warning("--unsafe-early-ack: puts are acknowledged before they are durable")
-        self.storage: Storage = (
-            SqliteStorage(config.data_dir / "data.sqlite", buffered=config.buffered)
-            if config.data_dir is not None
-            else MemoryStorage()
+        if storage is None:
+            storage = (
+                SqliteStorage(config.data_dir / "data.sqlite", buffered=config.buffered)
+                if config.data_dir is not None
+                else MemoryStorage()
+            )
+        self.storage: Storage = storage
+        self.pool: Transport = transport or Pool(
+            connect_timeout=config.connect_timeout, max_frame=config.max_frame
         )
-        self.pool = Pool(connect_timeout=config.connect_timeout, max_frame=config.max_frame)
         self.health = Health()
         self.incarnation = self._incarnation()
         self.state = self._initial_state()
@@ -75,6 +104,7 @@ class Node:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._inflight = 0
+        self._loops: list[asyncio.Future[Any]] = []
 
     # --- identity and membership -----------------------------------------------------------
 
@@ -83,7 +113,7 @@ class Node:
         wiped comes back as a new incarnation, so its actors are never reused."""
         value = self.storage.meta_get("incarnation")
         if value is None:
-            value = secrets.token_hex(3)
+            value = f"{self.rng.getrandbits(24):06x}"
             self.storage.meta_set("incarnation", value)
         return value
 
@@ -376,7 +406,7 @@ class Node:
             "transfers_pending": sorted(self.transfers),
             "anti_entropy": dict(entropy.progress(self)),
             "tombstones": len(self.tombstones),
-            "wall_clock": time.time(),
+            "wall_clock": self.clock(),
             "uptime": time.time() - self.started,
             "requests": dict(sorted(self.stats.items())),
         }
@@ -411,6 +441,11 @@ class Node:
         return proto
 
     async def _serve(self, raw: object, proto: FrameProtocol) -> None:
+        proto.send(await self.respond(raw))
+
+    async def respond(self, raw: object) -> Message:
+        """The one entry point of inbound requests (the TCP server's and the simulator's):
+        a decoded request in, its reply out; an error costs this request only."""
         rid = raw.get("id") if isinstance(raw, dict) else None
         self._inflight += 1
         try:
@@ -423,12 +458,17 @@ class Node:
             reply = {"id": rid, "ok": False, "error": RemoteError(repr(exc)).to_wire()}
         finally:
             self._inflight -= 1
-        proto.send(reply)
+        return reply
 
-    async def start(self) -> None:
-        host, port = split_address(self.config.listen)
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._connection, host, port, reuse_address=True)
+    async def start(self, *, listen: bool = True) -> None:
+        """Start the background work and, unless ``listen=False`` (the simulator delivers
+        requests to ``respond`` itself), the TCP server."""
+        if listen:
+            host, port = split_address(self.config.listen)
+            loop = asyncio.get_running_loop()
+            self._server = await loop.create_server(
+                self._connection, host, port, reuse_address=True
+            )
         self._loops = [
             asyncio.ensure_future(coro)
             for coro in (
@@ -454,6 +494,14 @@ class Node:
             self.state.ring_version,
             self.incarnation,
         )
+
+    def abort(self) -> None:
+        """Stop at once, as ``kill -9`` would: every task cancelled, nothing flushed or
+        closed (the simulator's crash; the storage decides what survives)."""
+        if self._server is not None:
+            self._server.close()
+        for task in [*self._loops, *self._tasks]:
+            task.cancel()
 
     async def stop(self) -> None:
         if self._server is not None:

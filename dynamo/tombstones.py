@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from typing import TYPE_CHECKING
 
 from dynamo import merkle
@@ -63,7 +62,7 @@ async def reap(node: Node, key: str) -> bool:
     owners = node.replicas_of(key)
     if owners[0] != node.name:
         return False
-    if time.time() - max(s.timestamp for s in obj.siblings) < node.config.tombstone_grace:
+    if node.clock() - max(s.timestamp for s in obj.siblings) < node.config.tombstone_grace:
         return False
     mine = merkle.digest(obj)
     copies = await asyncio.gather(*(node.replica_get(o, key) for o in owners))
