@@ -16,14 +16,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from checkers.stats import quantile
 from dynamo.client import AsyncClient
 from dynamo.cluster import LoopbackCluster
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+    return float(quantile(sorted_values, q)) if sorted_values else float("nan")
 
 
 async def load(addresses: list[str], concurrency: int, seconds: float, keys: int) -> dict:

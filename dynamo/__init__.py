@@ -1,9 +1,11 @@
 """The reference Dynamo node and its client.
 
 A node stands alone: it imports nothing of the harness, nemeses, checkers or workloads.
-Layers, bottom up: ``ring`` and ``vclock`` (pure), ``storage`` (disk), ``protocol``
-(frames on the wire), ``coordinator`` (get/put state machines), ``server`` (the node
-process), ``client`` (what applications and the harness use), ``cli``.
+Layers, bottom up: ``ring``, ``versions`` and ``merkle`` (pure), ``storage`` (disk),
+``protocol`` and ``connection`` (frames on the wire), ``coordinator`` (the get/put state
+machines), the background work of ``gossip``, ``membership``, ``handoff``, ``entropy`` and
+``tombstones``, ``node`` (the process that ties them together), ``client`` (what applications
+and the harness use), ``cluster`` (a loopback cluster) and ``cli``.
 """
 
 from dynamo.client import AsyncClient, Client, GetResult, PutResult

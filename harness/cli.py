@@ -149,10 +149,8 @@ def cmd_report(ns: argparse.Namespace) -> ExitCode:
 
 def cmd_export(ns: argparse.Namespace) -> ExitCode:
     run_dir = _run_dir(ns.run_dir)
-    try:
-        from harness.export import export_edn
-    except ModuleNotFoundError as e:
-        raise BadArguments("export needs harness.export, which is not installed yet") from e
+    from harness.export import export_edn
+
     out = export_edn(run_dir, ns.out or run_dir / "history.edn")
     print(out)
     return ExitCode.VALID

@@ -60,15 +60,3 @@ class HistoryWriter:
                 self._file.flush()
                 os.fsync(self._file.fileno())
                 self._file.close()
-
-
-def read(path: Path) -> list[dict[str, Any]]:
-    """The ops of a stored history; a torn last line (a crash mid-write) is dropped."""
-    ops = []
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            try:
-                ops.append(json.loads(line))
-            except json.JSONDecodeError:
-                break
-    return ops

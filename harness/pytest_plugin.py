@@ -13,8 +13,9 @@ Options (each also readable from the environment as ``HARNESS_<NAME>``): ``--har
 ``--harness-ssh-user``, ``--harness-ssh-key``, ``--harness-ssh-port``,
 ``--harness-ssh-known-hosts``, ``--harness-cluster``,
 ``--harness-store`` and ``--harness-option NAME=VALUE`` for any other ``harness run`` option.
-Without ``--harness-provider`` or ``--harness-nodes`` the fixture's tests are skipped, so the
-plugin costs nothing in test suites that do not use it.
+A test that asks for the fixture without ``--harness-provider`` or ``--harness-nodes`` fails
+with a message saying which to give: a regression suite that found no cluster must not pass
+as a row of skips. Suites that never ask for the fixture are untouched.
 """
 
 from __future__ import annotations
@@ -120,14 +121,19 @@ def _convert(name: str, text: str) -> Any:
 
 @pytest.fixture(scope="session")
 def harness(pytestconfig: pytest.Config) -> Harness:
-    """The harness, bound to the cluster given on the command line (skips when none is)."""
+    """The harness, bound to the cluster given on the command line (an error when none is)."""
     values: dict[str, Any] = {}
     for name in PASSTHROUGH:
         value = pytestconfig.getoption(f"harness_{name}")
         if value is not None:
             values[name] = int(value) if name == "ssh_port" else value
     if "provider" not in values and "nodes" not in values:
-        pytest.skip("no cluster: give --harness-provider (and --harness-nodes for ssh)")
+        pytest.fail(
+            "the harness fixture has no cluster to test: give --harness-nodes HOST,HOST,... "
+            "(with --harness-ssh-key) for your machines, or --harness-provider local for "
+            "namespace hosts on this machine (HARNESS_NODES / HARNESS_PROVIDER work too)",
+            pytrace=False,
+        )
     if "nodes" in values:
         values.setdefault("provider", "ssh")
     for item in pytestconfig.getoption("harness_options"):

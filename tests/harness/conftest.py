@@ -12,7 +12,6 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -86,14 +85,3 @@ def find_leftovers() -> Callable[[str], list[str]]:
 @pytest.fixture(scope="session")
 def iptables() -> Callable[[], str]:
     return iptables_rules
-
-
-def pytest_collection_modifyitems(items: list[Any]) -> None:
-    """Namespace tests need root, iproute2 and sshd: skip them (loudly) where those are missing."""
-    ok = os.geteuid() == 0 and shutil.which("ip") and Path("/usr/sbin/sshd").exists()
-    if ok:
-        return
-    skip = pytest.mark.skip(reason="needs root, iproute2 and openssh-server")
-    for item in items:
-        if "netns" in item.keywords:
-            item.add_marker(skip)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import workloads
-from checkers.history import validate
+from checkers.history import load, validate
 from dynamo.client import AsyncClient
 from dynamo.cluster import LoopbackCluster
 from harness import history
@@ -56,7 +56,7 @@ def run(
     )
     asyncio.run(runner.run())
     w.close()
-    return history.read(tmp_path / "history.jsonl")
+    return load(tmp_path / "history.jsonl")
 
 
 @pytest.mark.parametrize("workload", ["set", "register", "kv"])
@@ -155,7 +155,7 @@ def test_nemesis_ops_share_the_clients_clock_and_teardown_follows_the_heal(
     runner = Runner(o, w, workloads.build("set"), nodes.addresses, client, nemesis, ctx)
     asyncio.run(runner.run())
     w.close()
-    ops = history.read(tmp_path / "history.jsonl")
+    ops = load(tmp_path / "history.jsonl")
     assert validate(ops) == []
     faults = [op for op in ops if op["process"] == "nemesis"]
     assert [op["type"] for op in faults[:2]] == ["invoke", "info"]

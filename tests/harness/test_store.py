@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from checkers.history import load
 from harness import history, store
 from harness.options import TestOptions
 
@@ -38,7 +39,7 @@ def test_history_ops_are_indexed_timed_and_flushed_as_written(tmp_path: Path) ->
     w.record("ok", 0, "add", key="s1", value=1, node="n1")
     w.close()
     assert on_disk.count("\n") == 1
-    ops = history.read(path)
+    ops = load(path)
     assert [op["index"] for op in ops] == [0, 1]
     assert ops[0]["time"] <= ops[1]["time"]
     assert list(ops[0])[:5] == ["index", "type", "process", "time", "f"]
@@ -47,4 +48,4 @@ def test_history_ops_are_indexed_timed_and_flushed_as_written(tmp_path: Path) ->
 def test_a_torn_last_line_is_dropped_not_fatal(tmp_path: Path) -> None:
     path = tmp_path / store.HISTORY
     path.write_text('{"index":0,"type":"invoke"}\n{"index":1,"ty')
-    assert [op["index"] for op in history.read(path)] == [0]
+    assert [op["index"] for op in load(path)] == [0]

@@ -5,8 +5,6 @@ Real shell, real iptables (in a throw-away namespace), a real strobe loop in a t
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -16,10 +14,7 @@ import pytest
 from nemesis import clock, iptables
 from nemesis.host import prepare_command
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("iptables") is None or shutil.which("unshare") is None,
-    reason="needs root, iptables and unshare",
-)
+pytestmark = pytest.mark.privileged
 
 
 def alive(pid: int) -> bool:

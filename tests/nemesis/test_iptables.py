@@ -6,8 +6,6 @@ a namespace that dies with the command.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 
@@ -15,10 +13,7 @@ import pytest
 
 from nemesis import iptables
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("iptables") is None or shutil.which("unshare") is None,
-    reason="needs root, iptables and unshare",
-)
+pytestmark = pytest.mark.privileged
 
 CONTROL = "10.9.0.1"
 FOREIGN = "iptables -w -N OTHER && iptables -w -A OTHER -s 1.2.3.4 -j DROP && " + (

@@ -32,13 +32,7 @@ import pytest
 import nemesis
 from harness.exitcodes import ExitCode
 
-pytestmark = [
-    pytest.mark.netns,
-    pytest.mark.skipif(
-        os.geteuid() != 0 or not Path("/usr/sbin/sshd").exists(),
-        reason="needs root, iproute2 and openssh-server",
-    ),
-]
+pytestmark = pytest.mark.netns
 
 NAME = "nem"
 ROOT = Path("/var/lib/dynamo-harness") / NAME
@@ -504,7 +498,7 @@ def test_loss_drops_packets_at_about_the_asked_rate(cluster: None, tmp_path: Pat
         *("--nemesis", "loss:one,p=0.3", "--seed", "5"),
         *("--time-limit", "8", "--nemesis-interval", "4"),
     )
-    assert rc in (ExitCode.VALID, ExitCode.INVALID), run.err.read_text()
+    assert rc == ExitCode.VALID, run.err.read_text()  # lossy links may slow it, never lose
     alternate([o["f"] for o in run.nemesis_ops()], "start-loss", "stop-loss")
     assert any(w.startswith("loss counters") for w in run.watch.seen)
     assert any(w.startswith("loss n") for w in run.watch.seen)
@@ -560,7 +554,7 @@ def test_all_faults_follow_the_seeded_schedule_and_each_is_real(
         *("--nemesis", ALL, "--seed", str(seed)),
         *("--time-limit", "21", "--nemesis-interval", "3"),
     )
-    assert rc not in (ExitCode.HARNESS_FAILED, ExitCode.BAD_ARGUMENTS), run.err.read_text()
+    assert rc == ExitCode.VALID, run.err.read_text()  # siblings mode loses nothing to any fault
     replays(run, ALL, seed)
     for look in LOOKS:  # every kind of fault was looked at, and was real
         assert any(w.startswith(look) for w in run.watch.seen), (look, run.watch.seen)

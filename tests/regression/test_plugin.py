@@ -12,10 +12,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [
-    pytest.mark.netns,
-    pytest.mark.skipif(os.geteuid() != 0, reason="namespace hosts need root"),
-]
+pytestmark = pytest.mark.netns
 
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER = "plug"
@@ -86,7 +83,7 @@ def test_the_plugin_runs_a_users_test_against_a_cluster_made_by_cluster_up(tmp_p
     assert f"dh-{CLUSTER}-" not in names
 
 
-def test_without_a_cluster_the_fixture_skips(tmp_path) -> None:
+def test_without_a_cluster_the_fixture_fails_saying_what_to_give(tmp_path) -> None:
     (tmp_path / "test_x.py").write_text(
         "def test_x(harness):\n    raise AssertionError('must not run')\n"
     )
@@ -98,4 +95,6 @@ def test_without_a_cluster_the_fixture_skips(tmp_path) -> None:
         timeout=120,
         env={k: v for k, v in os.environ.items() if not k.startswith("HARNESS_")},
     )
-    assert proc.returncode == 0 and "1 skipped" in proc.stdout, proc.stdout
+    assert proc.returncode == 1, proc.stdout
+    assert "1 error" in proc.stdout and "must not run" not in proc.stdout, proc.stdout
+    assert "no cluster to test: give --harness-nodes" in proc.stdout, proc.stdout

@@ -1,0 +1,69 @@
+"""What the machine must have for the tests that use real hosts, and what happens when it lacks it.
+
+A test marked ``netns`` builds namespace hosts with their own sshd; one marked ``privileged``
+changes iptables or namespaces on the machine itself. Where the machine cannot do that (no root,
+no sshd, no iptables) such a test is skipped, with the reason — on a developer's laptop that is
+what one wants. In CI it is not: a runner that quietly lost root would turn the fault-injection
+suite into a row of skips and a green build. So when ``DYNAMO_HARNESS_REQUIRE_HOSTS`` is set
+(``.ci/run`` sets it) a missing requirement is an error that names what is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REQUIRE = "DYNAMO_HARNESS_REQUIRE_HOSTS"
+
+
+def _root() -> bool:
+    return os.geteuid() == 0
+
+
+def _sshd() -> bool:
+    return shutil.which("sshd") is not None or Path("/usr/sbin/sshd").exists()
+
+
+def _tool(name: str) -> bool:
+    return shutil.which(name) is not None or Path("/usr/sbin", name).exists()
+
+
+NEEDS: dict[str, dict[str, Any]] = {
+    "netns": {
+        "root": _root,
+        "iproute2 (ip)": lambda: _tool("ip"),
+        "openssh-server (sshd)": _sshd,
+        "iptables": lambda: _tool("iptables"),
+    },
+    "privileged": {
+        "root": _root,
+        "iptables": lambda: _tool("iptables"),
+        "unshare": lambda: _tool("unshare"),
+    },
+}
+
+
+def missing(marker: str) -> list[str]:
+    """What the machine lacks for tests marked ``marker`` (empty: nothing)."""
+    return [what for what, present in NEEDS[marker].items() if not present()]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker in NEEDS:
+        if item.get_closest_marker(marker) is None:
+            continue
+        lacking = missing(marker)
+        if not lacking:
+            continue
+        reason = f"needs {', '.join(lacking)}"
+        if os.environ.get(REQUIRE):
+            pytest.fail(
+                f"{reason}: {REQUIRE} is set (as in CI), so a test that cannot run here is an "
+                "error, not a skip; run as root on a machine with those, or unset it",
+                pytrace=False,
+            )
+        pytest.skip(reason)
