@@ -64,6 +64,16 @@ async def reap(node: Node, key: str) -> bool:
         return False
     if node.clock() - max(s.timestamp for s in obj.siblings) < node.config.tombstone_grace:
         return False
+    try:
+        reaped = await _reap_everywhere(node, key, obj, owners)
+    except DynamoError:
+        reaped = False  # an owner or a member did not answer: it may hold the old value
+    if not reaped:
+        node.stats["tombstones_deferred"] = node.stats.get("tombstones_deferred", 0) + 1
+    return reaped
+
+
+async def _reap_everywhere(node: Node, key: str, obj: VersionedObject, owners: list[str]) -> bool:
     mine = merkle.digest(obj)
     copies = await asyncio.gather(*(node.replica_get(o, key) for o in owners))
     if any(merkle.digest(c) != mine for c in copies):

@@ -43,6 +43,14 @@ def status(c: LoopbackCluster, name: str) -> dict:
         return client.status()
 
 
+def counter(c: LoopbackCluster, name: str, which: str) -> int:
+    return int(status(c, name)["requests"].get(which, 0))
+
+
+def anti_entropy_rounds(c: LoopbackCluster, name: str) -> int:
+    return int(status(c, name)["anti_entropy"]["rounds"])
+
+
 def hints_left(c: LoopbackCluster, names: list[str]) -> int:
     return sum(status(c, n)["hints_pending"] for n in names)
 
@@ -171,7 +179,7 @@ EMPTY = encode_context({})  # the context of a key a replica holds nothing of
 
 
 @pytest.mark.parametrize(
-    "cluster", [["--anti-entropy-interval", "0.2", "--tombstone-grace", "0.5"]], indirect=True
+    "cluster", [["--anti-entropy-interval", "0.1", "--tombstone-grace", "0.5"]], indirect=True
 )
 def test_a_delete_while_a_replica_is_down_stays_deleted_and_is_reaped_only_after(cluster) -> None:
     c = cluster
@@ -183,18 +191,29 @@ def test_a_delete_while_a_replica_is_down_stays_deleted_and_is_reaped_only_after
         "all owners hold the value",
         lambda: all(local_values(c, o, key) == [b"old"] for o in (o1, o2, o3)),
     )
-    c.kill(o1)
+    c.kill(o3)  # an owner that is not the reaper (o1) misses the delete
     client.delete(key, client.get(key).context)
-    time.sleep(2.0)  # four grace periods: no reaping while an owner may still hold "old"
-    assert all(local_context(c, o, key) != EMPTY for o in (o2, o3))
-    c.start([o1])
-    assert local_values(c, o1, key) == [b"old"]
+    wait_until(
+        "the reaper declined three times past the grace, with an owner unreachable",
+        lambda: counter(c, o1, "tombstones_deferred") >= 3,
+    )
+    assert counter(c, o1, "tombstones_reaped") == 0
+    assert all(local_context(c, o, key) != EMPTY for o in (o1, o2))
+    c.start([o3])
+    assert local_values(c, o3, key) == [b"old"]
     assert client.get(key).values == []
     wait_until(
         "every owner dropped the tombstone after all of them had it",
         lambda: all(local_context(c, o, key) == EMPTY for o in (o1, o2, o3)),
     )
-    time.sleep(1.0)  # more anti-entropy and repair rounds: nothing may bring it back
+    cycle = {
+        o: anti_entropy_rounds(c, o) + status(c, o)["partitions_replicated"] for o in owners(c, key)
+    }
+    wait_until(
+        "every owner ran a whole anti-entropy cycle over its partitions after the reap",
+        lambda: all(anti_entropy_rounds(c, o) >= cycle[o] for o in cycle),
+        timeout=60,
+    )
     assert client.get(key).values == []
     assert all(local_values(c, o, key) == [] for o in (o1, o2, o3))
 
@@ -262,4 +281,6 @@ def test_a_node_joins_and_another_leaves_under_load_without_losing_writes(cluste
     lost = [k for k, v in acked.items() if reader.get(k).values != [v.encode()]]
     assert len(acked) > 100
     assert lost == []
-    print(f"{len(acked)} acked writes; {len(misses)} reads during the changes missed a write")
+    # A read during the switch may miss a write not yet moved to a new owner (docs/node.md,
+    # Limits); once the transfers are done every one of those keys must read back.
+    assert [k for k in set(misses) if reader.get(k).values != [k.encode()]] == []
