@@ -37,6 +37,8 @@ cp "$run"/latency.png "$run"/rate.png "$run"/availability.png docs/results/
     echo "keeps only the newer timestamp; clock skew and partitions make the losses larger. In the"
     echo "kill rows the nemesis may kill a majority or all nodes, which bounds availability there."
     echo
+    echo "This page is written by \`scripts/results.sh\`; edit the script, not the page."
+    echo
     echo "## One partition run (set, siblings)"
     echo
     echo "![latency](results/latency.png)"
