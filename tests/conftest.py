@@ -6,6 +6,10 @@ no sshd, no iptables) such a test is skipped, with the reason — on a developer
 what one wants. In CI it is not: a runner that quietly lost root would turn the fault-injection
 suite into a row of skips and a green build. So when ``DYNAMO_HARNESS_REQUIRE_HOSTS`` is set
 (``.ci/run`` sets it) a missing requirement is an error that names what is missing.
+
+Tests marked ``slow`` (mutation runs, long simulations, many power-loss trials) are the suites
+that do not fit CI's budget: they are left out unless the ``-m`` expression names ``slow``
+(``pytest -m slow``, ``pytest -m "slow and not netns"``), and each has its command in the README.
 """
 
 from __future__ import annotations
@@ -50,6 +54,15 @@ NEEDS: dict[str, dict[str, Any]] = {
 def missing(marker: str) -> list[str]:
     """What the machine lacks for tests marked ``marker`` (empty: nothing)."""
     return [what for what, present in NEEDS[marker].items() if not present()]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if "slow" in (config.getoption("markexpr") or ""):
+        return
+    slow = [item for item in items if item.get_closest_marker("slow") is not None]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if item.get_closest_marker("slow") is None]
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
