@@ -16,10 +16,10 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from dynamo import merkle
+from dynamo import merkle, schema
 from dynamo.errors import BadRequest, DynamoError
 from dynamo.storage import prefix_range
-from dynamo.versions import decode, merge
+from dynamo.versions import merge
 
 if TYPE_CHECKING:
     from dynamo.node import Node
@@ -97,7 +97,7 @@ async def exchange(node: Node, partition: int, peer: str) -> int:
 async def _reconcile(node: Node, peer: str, key: str) -> None:
     """Both sides end with the merge of both objects."""
     reply = await node.call(peer, {"op": "replica_get", "key": key})
-    theirs = decode(reply["obj"])
+    theirs = schema.versioned_object(reply.get("obj"), f"{peer}'s copy", limits=node.limits)
     await node.apply_replica(key, theirs)
     merged = merge(node.local_object(key), theirs, lww=node.lww).replica_view()
     if merged.siblings != theirs.siblings or merged.vv != theirs.vv:

@@ -9,8 +9,8 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
+from dynamo import schema
 from dynamo.errors import DynamoError, QuorumError
-from dynamo.membership import ClusterState
 
 if TYPE_CHECKING:
     from dynamo.node import Node
@@ -22,7 +22,7 @@ async def exchange(node: Node, peer: str) -> None:
     reply = await node.call(
         peer, {"op": "gossip", "state": node.state.to_wire()}, node.config.gossip_interval * 2
     )
-    node.absorb(ClusterState.from_wire(reply["state"]))
+    node.absorb(schema.cluster_state(reply.get("state"), f"{peer}'s state"))
 
 
 def peers(node: Node) -> list[str]:

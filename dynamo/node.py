@@ -6,6 +6,7 @@ Merkle anti-entropy (``dynamo.entropy``)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import random
@@ -14,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from dynamo import coordinator, entropy, gossip, handoff, tombstones
+from dynamo import coordinator, entropy, gossip, handoff, schema, tombstones
 from dynamo.config import NodeConfig
 from dynamo.connection import Pool, split_address
 from dynamo.errors import (
@@ -27,7 +28,7 @@ from dynamo.errors import (
 )
 from dynamo.membership import ClusterState, Health, Member
 from dynamo.merkle import Tree
-from dynamo.protocol import FrameProtocol, Message, validate
+from dynamo.protocol import FrameProtocol, Message
 from dynamo.ring import Ring
 from dynamo.storage import MemoryStorage, SqliteStorage, Storage
 from dynamo.versions import (
@@ -94,6 +95,7 @@ class Node:
         self.state = self._initial_state()
         self._actor_seq, self._actor_lease = 0, 0
         self.started = time.time()
+        self.limits = schema.Limits(config.max_value)
         self.stats: dict[str, int] = {}
         self.trees: dict[int, Tree] = {}
         """Merkle trees of partitions, dropped when a key of theirs changes."""
@@ -121,8 +123,8 @@ class Node:
         """The last state this node saw (after a restart), else the seeds' ring if the node is
         one of them, else no ring: an outsider learns it by gossip and joins on request."""
         saved = self.storage.meta_get("cluster_state")
-        if saved is not None:
-            state = ClusterState.loads(saved)
+        state = _saved_state(saved) if saved is not None else None
+        if state is not None:
             mine = state.members.get(self.name)
             if mine is not None and mine.address != self.config.address:
                 state.set_member(self.name, self.config.address, mine.status)
@@ -144,7 +146,13 @@ class Node:
         return self.state.addresses()
 
     def absorb(self, other: ClusterState) -> None:
-        """Merge a gossiped state; persist it and start hand-offs if the ring moved."""
+        """Merge a gossiped state (checked by ``schema.cluster_state``); persist it and start
+        hand-offs if the ring moved. A ring of another partition count is refused whole."""
+        ours = self.state.ring
+        if ours is not None and other.ring is not None and other.ring.partitions != ours.partitions:
+            raise BadRequest(
+                f"a ring of {other.ring.partitions} partitions; this cluster has {ours.partitions}"
+            )
         before = self.state.dumps()
         old_ring = self.state.ring
         ring_changed = self.state.merge(other)
@@ -226,7 +234,7 @@ class Node:
         if target == self.name:
             return self.local_object(key).replica_view()
         reply = await self.call(target, {"op": "replica_get", "key": key})
-        return decode(reply["obj"])
+        return schema.versioned_object(reply.get("obj"), f"{target}'s copy", limits=self.limits)
 
     async def replica_put(
         self, target: str, key: str, obj: VersionedObject, hint: str | None = None
@@ -328,18 +336,11 @@ class Node:
         return {"obj": encode(self.local_object(msg["key"]).replica_view())}
 
     async def op_replica_put(self, msg: Message) -> Message:
-        try:
-            incoming = decode(msg["obj"])
-        except ValueError as exc:
-            raise BadRequest(str(exc)) from None
-        await self.apply_replica(msg["key"], incoming, msg.get("hint"))
+        await self.apply_replica(msg["key"], decode(msg["obj"]), msg.get("hint"))
         return {}
 
     async def op_gossip(self, msg: Message) -> Message:
-        try:
-            self.absorb(ClusterState.from_wire(msg["state"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise BadRequest(f"malformed cluster state: {exc}") from None
+        self.absorb(ClusterState.from_wire(msg["state"]))
         return {"state": self.state.to_wire()}
 
     async def op_ae_root(self, msg: Message) -> Message:
@@ -446,10 +447,10 @@ class Node:
     async def respond(self, raw: object) -> Message:
         """The one entry point of inbound requests (the TCP server's and the simulator's):
         a decoded request in, its reply out; an error costs this request only."""
-        rid = raw.get("id") if isinstance(raw, dict) else None
+        rid = schema.request_id(raw)
         self._inflight += 1
         try:
-            msg = validate(raw, max_value=self.config.max_value)
+            msg = schema.request(raw, self.limits)
             reply: Message = {"id": rid, "ok": True, **(await self.handle(msg))}
         except DynamoError as exc:
             reply = {"id": rid, "ok": False, "error": exc.to_wire()}
@@ -526,3 +527,13 @@ async def serve(config: NodeConfig) -> None:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await node.stop()
+
+
+def _saved_state(text: str) -> ClusterState | None:
+    """The cluster state saved on this node's disk, checked like a gossiped one; None (start
+    from the configured members) if it does not pass, as one saved by an older node might not."""
+    try:
+        return schema.cluster_state(json.loads(text), "the saved cluster state")
+    except (ValueError, BadRequest) as exc:
+        log.error("ignoring the saved cluster state: %s", exc)
+        return None

@@ -17,8 +17,6 @@ from typing import Any, cast
 
 import msgpack
 
-from dynamo.errors import BadRequest
-
 HEADER = struct.Struct(">I")
 DEFAULT_MAX_FRAME = 4 * 1024 * 1024
 DEFAULT_MAX_VALUE = 1024 * 1024
@@ -26,69 +24,10 @@ MAX_KEY = 1024
 
 Message = dict[str, Any]
 
-# op -> {field: (types, required)}
-_INT = (int,)
-_SCHEMAS: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
-    "ping": {},
-    "status": {},
-    "get": {"key": ((str,), True), "r": (_INT, False), "local": ((bool,), False)},
-    "put": {
-        "key": ((str,), True),
-        "value": ((bytes,), True),
-        "context": ((str,), False),
-        "w": (_INT, False),
-        "forwarded": ((bool,), False),
-    },
-    "delete": {
-        "key": ((str,), True),
-        "context": ((str,), True),
-        "w": (_INT, False),
-        "forwarded": ((bool,), False),
-    },
-    "replica_get": {"key": ((str,), True)},
-    "replica_put": {"key": ((str,), True), "obj": ((dict,), True), "hint": ((str,), False)},
-    "gossip": {"state": ((dict,), True)},
-    "ae_root": {"partition": (_INT, True)},
-    "ae_leaves": {"partition": (_INT, True)},
-    "ae_keys": {"partition": (_INT, True), "leaves": ((list,), True)},
-    "hint_check": {"key": ((str,), True)},
-    "replica_reap": {"key": ((str,), True), "digest": ((bytes,), True)},
-    "admin_join": {},
-    "admin_leave": {},
-}
-
 
 def pack(msg: Message) -> bytes:
     body = msgpack.packb(msg, use_bin_type=True)
     return HEADER.pack(len(body)) + body
-
-
-def validate(msg: object, *, max_value: int = DEFAULT_MAX_VALUE) -> Message:
-    """Check a decoded request against its op's schema; raise ``BadRequest`` with the reason."""
-    if not isinstance(msg, dict):
-        raise BadRequest("a request must be a map")
-    op = msg.get("op")
-    schema = _SCHEMAS.get(op) if isinstance(op, str) else None
-    if schema is None:
-        raise BadRequest(f"unknown operation {op!r}")
-    for name, (types, required) in schema.items():
-        value = msg.get(name)
-        if value is None:
-            if required:
-                raise BadRequest(f"{op}: missing field {name!r}")
-            continue
-        if not isinstance(value, types) or (types is _INT and isinstance(value, bool)):
-            raise BadRequest(
-                f"{op}: field {name!r} must be {'/'.join(t.__name__ for t in types)}, "
-                f"not {type(value).__name__}"
-            )
-    key = msg.get("key")
-    if isinstance(key, str) and not 0 < len(key) <= MAX_KEY:
-        raise BadRequest(f"{op}: a key must be 1 to {MAX_KEY} characters")
-    value = msg.get("value")
-    if isinstance(value, bytes) and len(value) > max_value:
-        raise BadRequest(f"{op}: value of {len(value)} bytes is over the {max_value}-byte limit")
-    return msg
 
 
 class FrameError(Exception):

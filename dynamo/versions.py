@@ -157,7 +157,7 @@ def decode(raw: Mapping[str, object]) -> VersionedObject:
     """Inverse of :func:`encode`; raises ``ValueError`` on a malformed object."""
     try:
         siblings = [
-            Sibling((str(a), int(c)), float(t), None if v is None else bytes(v))
+            Sibling((str(a), int(c)), float(t), _value(v))
             for a, c, t, v in raw["s"]  # type: ignore[attr-defined]
         ]
         vv = {str(k): int(v) for k, v in raw["v"].items()}  # type: ignore[attr-defined]
@@ -165,6 +165,13 @@ def decode(raw: Mapping[str, object]) -> VersionedObject:
         raise ValueError(f"malformed versioned object: {exc}") from exc
     actor = raw.get("a")
     return VersionedObject(_ordered(siblings), vv, str(actor) if actor is not None else None)
+
+
+def _value(v: object) -> bytes | None:
+    """A stored value as it is: never ``bytes(v)``, which makes ``bytes(10**9)`` of an int."""
+    if v is None or isinstance(v, bytes):
+        return v
+    raise TypeError(f"a value must be bin or nil, not {type(v).__name__}")
 
 
 def encode_context(vv: Mapping[str, int]) -> str:
