@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from dynamo.admission import DEFAULT_PER_CONNECTION, DEFAULT_TOTAL
 from dynamo.client import Client
 from dynamo.config import MODES, NodeConfig, parse_seeds
 from dynamo.errors import DynamoError
@@ -61,6 +62,19 @@ def _node_options(p: argparse.ArgumentParser) -> None:
         type=float,
         default=10.0,
         help="seconds a tombstone is kept before it may be reaped (negative: never; default 10)",
+    )
+    p.add_argument(
+        "--max-inflight",
+        type=int,
+        default=DEFAULT_TOTAL,
+        help=f"requests in flight before the node stops reading (default {DEFAULT_TOTAL})",
+    )
+    p.add_argument(
+        "--max-inflight-per-connection",
+        type=int,
+        default=DEFAULT_PER_CONNECTION,
+        help="requests one connection may have in flight before the node stops reading it "
+        f"(default {DEFAULT_PER_CONNECTION})",
     )
     p.add_argument(
         "--anti-entropy-interval",
@@ -153,6 +167,8 @@ def _config(args: argparse.Namespace, **kw: Any) -> NodeConfig:
         anti_entropy_interval=args.anti_entropy_interval,
         tombstone_grace=args.tombstone_grace,
         unsafe_early_ack=args.unsafe_early_ack,
+        max_inflight=args.max_inflight,
+        max_inflight_per_connection=args.max_inflight_per_connection,
         **kw,
     )
 
@@ -188,6 +204,8 @@ def run_cluster(args: argparse.Namespace) -> int:
         *("--gossip-interval", str(args.gossip_interval)),
         *("--anti-entropy-interval", str(args.anti_entropy_interval)),
         *("--tombstone-grace", str(args.tombstone_grace)),
+        *("--max-inflight", str(args.max_inflight)),
+        *("--max-inflight-per-connection", str(args.max_inflight_per_connection)),
         *(["--buffered"] if args.buffered else []),
         *(["--strict-quorum"] if args.strict_quorum else []),
         *(["--unsafe-early-ack"] if args.unsafe_early_ack else []),

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from dynamo.admission import DEFAULT_PER_CONNECTION, DEFAULT_TOTAL
 from dynamo.connection import split_address
 from dynamo.protocol import DEFAULT_MAX_FRAME, DEFAULT_MAX_VALUE
 from dynamo.ring import DEFAULT_PARTITIONS
@@ -34,6 +35,10 @@ class NodeConfig:
     max_frame: int = DEFAULT_MAX_FRAME
     max_value: int = DEFAULT_MAX_VALUE
     advertise: str | None = None
+    max_inflight_per_connection: int = DEFAULT_PER_CONNECTION
+    """Requests one connection may have in flight before the node stops reading it."""
+    max_inflight: int = DEFAULT_TOTAL
+    """Requests in flight in total before the node stops reading any connection that sends."""
     sloppy: bool = True
     """Sloppy quorum (fallbacks with hints); False asks the N owners only (strict quorum)."""
     gossip_interval: float = 1.0
@@ -59,6 +64,8 @@ class NodeConfig:
         for name, value in (("r", self.r), ("w", self.w)):
             if not 1 <= value <= self.n:
                 raise ValueError(f"{name} must be between 1 and n={self.n}, not {value}")
+        if self.max_inflight_per_connection < 1 or self.max_inflight < 1:
+            raise ValueError("in-flight bounds must be at least 1")
         members = set(self.seeds) | {self.name}
         if len(members) < self.n:
             raise ValueError(f"n={self.n} needs at least {self.n} members, got {len(members)}")

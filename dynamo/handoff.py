@@ -116,7 +116,7 @@ async def run_transfers(node: Node) -> None:
     me = node.state.members.get(node.name)
     if not node.transfers and me is not None and me.status == "leaving":
         node.state.set_member(node.name, node.config.address, "left")
-        node.storage.meta_set("cluster_state", node.state.dumps())
+        node.meta.save("cluster_state", node.state.dumps())
         log.info("left the ring: every partition handed off")
         await gossip.broadcast(node)
 

@@ -13,9 +13,11 @@ import random
 import signal
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
 from typing import Any, Protocol
 
 from dynamo import coordinator, entropy, gossip, handoff, schema, tombstones
+from dynamo.admission import Admission
 from dynamo.config import NodeConfig
 from dynamo.connection import Pool, split_address
 from dynamo.errors import (
@@ -28,6 +30,7 @@ from dynamo.errors import (
 )
 from dynamo.membership import ClusterState, Health, Member
 from dynamo.merkle import Tree
+from dynamo.meta import MetaWriter
 from dynamo.protocol import FrameProtocol, Message
 from dynamo.ring import Ring
 from dynamo.storage import MemoryStorage, SqliteStorage, Storage
@@ -90,12 +93,15 @@ class Node:
         self.pool: Transport = transport or Pool(
             connect_timeout=config.connect_timeout, max_frame=config.max_frame
         )
+        self.meta = MetaWriter(storage)
         self.health = Health()
         self.incarnation = self._incarnation()
         self.state = self._initial_state()
-        self._actor_seq, self._actor_lease = 0, 0
+        self._actor_seq, self._actor_lease = self._first_lease()
+        self._next_lease: tuple[int, Future[None]] | None = None
         self.started = time.time()
         self.limits = schema.Limits(config.max_value)
+        self.admission = Admission(config.max_inflight_per_connection, config.max_inflight)
         self.stats: dict[str, int] = {}
         self.trees: dict[int, Tree] = {}
         """Merkle trees of partitions, dropped when a key of theirs changes."""
@@ -160,7 +166,7 @@ class Node:
         if mine is not None and mine.address != self.config.address:
             self.state.set_member(self.name, self.config.address, mine.status)
         if self.state.dumps() != before:
-            self.storage.meta_set("cluster_state", self.state.dumps())
+            self.meta.save("cluster_state", self.state.dumps())
         if ring_changed and self.state.ring is not None:
             log.info("ring v%d adopted", self.state.ring_version)
             handoff.plan_transfers(self, old_ring, self.state.ring)
@@ -170,22 +176,38 @@ class Node:
         old_ring = self.state.ring
         self.state.set_member(self.name, self.config.address, status)  # type: ignore[arg-type]
         self.state.set_ring(ring)
-        self.storage.meta_set("cluster_state", self.state.dumps())
+        self.meta.save("cluster_state", self.state.dumps())
         handoff.plan_transfers(self, old_ring, ring)
         self.spawn(gossip.broadcast(self))
 
     # --- versions --------------------------------------------------------------------------
 
+    def _first_lease(self) -> tuple[int, int]:
+        """Actors are numbered from where the last lease on disk ended (the node may have
+        used all of it before it stopped); this run's first lease is saved before it serves."""
+        stored = int(self.storage.meta_get("actor_lease") or 0)
+        self.storage.meta_set("actor_lease", str(stored + ACTOR_LEASE))
+        return stored, stored + ACTOR_LEASE
+
     def actor_for(self, obj: VersionedObject) -> str:
         if obj.actor is not None:
             return obj.actor
         if self._actor_seq >= self._actor_lease:
-            stored = int(self.storage.meta_get("actor_lease") or 0)
-            self._actor_seq = stored
-            self._actor_lease = stored + ACTOR_LEASE
-            self.storage.meta_set("actor_lease", str(self._actor_lease))
+            self._renew_lease()
+            assert self._next_lease is not None
+            lease, saving = self._next_lease
+            saving.result()  # at once, unless 512 fresh actors were taken in one commit
+            self._actor_lease, self._next_lease = lease, None
         self._actor_seq += 1
+        if self._actor_lease - self._actor_seq <= ACTOR_LEASE // 2:
+            self._renew_lease()
         return f"{self.name}.{self.incarnation}.{self._actor_seq}"
+
+    def _renew_lease(self) -> None:
+        """Save the next lease off the loop, half a lease before it is needed."""
+        if self._next_lease is None:
+            lease = self._actor_lease + ACTOR_LEASE
+            self._next_lease = (lease, self.meta.save("actor_lease", str(lease)))
 
     # --- routing ---------------------------------------------------------------------------
 
@@ -410,6 +432,8 @@ class Node:
             "wall_clock": self.clock(),
             "uptime": time.time() - self.started,
             "requests": dict(sorted(self.stats.items())),
+            "inflight": self.admission.inflight,
+            "paused_connections": self.admission.paused,
         }
 
     # --- the server ------------------------------------------------------------------------
@@ -436,13 +460,20 @@ class Node:
         proto: FrameProtocol
 
         def on_frame(raw: object) -> None:
+            self.admission.started(proto)
             self.spawn(self._serve(raw, proto))
 
-        proto = FrameProtocol(on_frame, max_frame=self.config.max_frame)
+        def on_close(exc: Exception | None) -> None:
+            self.admission.closed(proto)
+
+        proto = FrameProtocol(on_frame, on_close, max_frame=self.config.max_frame)
         return proto
 
     async def _serve(self, raw: object, proto: FrameProtocol) -> None:
-        proto.send(await self.respond(raw))
+        try:
+            proto.send(await self.respond(raw))
+        finally:
+            self.admission.finished(proto)
 
     async def respond(self, raw: object) -> Message:
         """The one entry point of inbound requests (the TCP server's and the simulator's):
@@ -513,6 +544,7 @@ class Node:
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=self.request_timeout)
         self.pool.close()
+        self.meta.close()
         self.storage.close()
         log.info("node %s stopped", self.name)
 

@@ -48,6 +48,7 @@ class FrameProtocol(asyncio.Protocol):
         self._on_close = on_close
         self.max_frame = max_frame
         self._buffer = bytearray()
+        self.paused = False
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -58,11 +59,15 @@ class FrameProtocol(asyncio.Protocol):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        self._parse()
+
+    def _parse(self) -> None:
+        """Hand on every complete frame in the buffer, until ``pause``."""
         buf = self._buffer
-        buf += data
         offset = 0
         try:
-            while len(buf) - offset >= HEADER.size:
+            while not self.paused and len(buf) - offset >= HEADER.size:
                 (length,) = HEADER.unpack_from(buf, offset)
                 if length > self.max_frame:
                     raise FrameError(f"frame of {length} bytes is over the {self.max_frame} limit")
@@ -81,6 +86,21 @@ class FrameProtocol(asyncio.Protocol):
             self.frame_error(exc)
             return
         del buf[:offset]
+
+    def pause(self) -> None:
+        """Take no more frames: those already buffered wait, and the socket is not read, so
+        TCP pushes back on the sender."""
+        if not self.paused:
+            self.paused = True
+            if self.transport is not None:
+                self.transport.pause_reading()
+
+    def resume(self) -> None:
+        if self.paused:
+            self.paused = False
+            if self.transport is not None and not self.transport.is_closing():
+                self.transport.resume_reading()
+            self._parse()
 
     def frame_error(self, exc: FrameError) -> None:
         """The stream is unreadable: say why (id unknown) and close."""
