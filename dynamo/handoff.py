@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, TypeVar
 
 from dynamo import gossip
-from dynamo.errors import DynamoError
+from dynamo.errors import BadRequest, DynamoError
 from dynamo.ring import Ring
 from dynamo.storage import prefix_range
 from dynamo.versions import VersionedObject
@@ -148,6 +148,8 @@ def leave(node: Node) -> None:
     ring = node.ring
     if node.name not in ring.nodes:
         return
+    if len(ring.nodes) == 1:
+        raise BadRequest(f"{node.name} is the last node of the ring; it cannot leave")
     node.change_ring(ring.without_node(node.name), "leaving")
 
 

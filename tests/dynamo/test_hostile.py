@@ -346,6 +346,18 @@ def test_well_formed_requests_pass_the_schema(msg: dict[str, Any]) -> None:
     assert schema.request(msg) is msg
 
 
+def test_the_last_node_asked_to_leave_refuses_with_a_bad_request() -> None:
+    async def scenario() -> None:
+        node = Node(single_node_config(None), storage=MemoryStorage())
+        reply = await node.respond({"op": "admin_leave"})
+        assert reply["error"]["code"] == "bad_request"
+        assert "last node" in reply["error"]["message"]
+        assert node.state.ring is not None and node.state.ring.nodes == ("n1",)
+        await node.stop()
+
+    run(scenario)
+
+
 def test_a_gossiped_ring_of_another_partition_count_is_refused() -> None:
     async def scenario() -> None:
         node = Node(single_node_config(None), storage=MemoryStorage())
