@@ -88,9 +88,9 @@ async def read_repair(
         held = answers.get(target)
         if held is not None and held.siblings == final.siblings and held.vv == final.vv:
             continue
-        node.stats["read_repairs"] = node.stats.get("read_repairs", 0) + 1
         with contextlib.suppress(DynamoError):  # anti-entropy covers what this could not
             await node.replica_put(target, key, final, hints.get(target))
+            node.stats["read_repairs"] = node.stats.get("read_repairs", 0) + 1
 
 
 async def put(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -56,29 +57,31 @@ async def deliver_hints(node: Node) -> int:
         for target in sorted(targets)
         if node.health.is_up(target)
     ]
-    delivered = 0
+    outcomes: Counter[str] = Counter()
     for chunk in _chunks(due, BATCH):
-        done = await asyncio.gather(*(_deliver(node, k, t) for k, t in chunk))
-        delivered += sum(done)
-    if delivered:
-        node.stats["hints_delivered"] = node.stats.get("hints_delivered", 0) + delivered
-    return delivered
+        outcomes.update(await asyncio.gather(*(_deliver(node, k, t) for k, t in chunk)))
+    for outcome, count in outcomes.items():
+        node.stats[f"hints_{outcome}"] = node.stats.get(f"hints_{outcome}", 0) + count
+    return outcomes["delivered"]
 
 
-async def _deliver(node: Node, key: str, target: str) -> bool:
+async def _deliver(node: Node, key: str, target: str) -> str:
+    """One hint: ``delivered`` to its node; ``dropped`` (its node left the ring: the copy went
+    to the key's replicas instead); ``failed``; or ``deferred`` (written meanwhile)."""
     obj = node.local_object(key)
-    targets = [target] if target in node.ring.nodes else node.replicas_of(key)
+    gone = target not in node.ring.nodes
+    targets = node.replicas_of(key) if gone else [target]
     try:
         for t in targets:
             await node.replica_put(t, key, obj.replica_view())
     except DynamoError:
-        return False
+        return "failed"
     if not same(node.local_object(key), obj):
-        return False  # written meanwhile: deliver again next round
+        return "deferred"  # deliver again next round
     node.storage.unhint(target, key)
     if key not in node.storage.hints and node.name not in node.replicas_of(key):
         node.drop_local(key)
-    return True
+    return "dropped" if gone else "delivered"
 
 
 def plan_transfers(node: Node, old: Ring | None, new: Ring) -> None:

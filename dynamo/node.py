@@ -46,6 +46,20 @@ from dynamo.versions import (
 log = logging.getLogger("dynamo.node")
 
 ACTOR_LEASE = 1024
+COUNTERS = (
+    "hints_stored",
+    "hints_delivered",
+    "hints_dropped",
+    "hints_failed",
+    "hints_deferred",
+    "read_repairs",
+    "ae_keys_repaired",
+    "keys_transferred",
+    "tombstones_reaped",
+    "tombstones_deferred",
+)
+"""What ``status`` reports under ``counters`` (0 until it first happens); each is counted
+where it happens, in ``self.stats``."""
 EARLY_ACK_DELAY = 0.2
 
 
@@ -236,6 +250,8 @@ class Node:
     ) -> asyncio.Future[None]:
         self.trees.pop(self.ring.partition_of(key), None)
         tombstones.noticed(self, key, obj)
+        if hint is not None and hint not in self.storage.hints.get(key, ()):
+            self.stats["hints_stored"] = self.stats.get("hints_stored", 0) + 1
         return self.storage.put(key, obj, hint)
 
     def apply_replica(
@@ -432,6 +448,7 @@ class Node:
             "wall_clock": self.clock(),
             "uptime": time.time() - self.started,
             "requests": dict(sorted(self.stats.items())),
+            "counters": {name: self.stats.get(name, 0) for name in COUNTERS},
             "inflight": self.admission.inflight,
             "paused_connections": self.admission.paused,
         }
