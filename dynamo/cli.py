@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dynamo.admission import DEFAULT_PER_CONNECTION, DEFAULT_TOTAL
+from dynamo.auth import ENV, load_secret
 from dynamo.client import Client
 from dynamo.config import MODES, NodeConfig, parse_seeds
 from dynamo.errors import DynamoError
@@ -84,6 +85,15 @@ def _node_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _secret_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--secret-file",
+        metavar="PATH",
+        help=f"the cluster secret, the same file on every node (default: ${ENV}; without one "
+        "a node takes peer and admin operations only from loopback)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dynamo", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -95,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", default="", metavar="NAME=HOST:PORT,...", help="every member")
     p.add_argument("--data-dir", type=Path, help="where data lives (omit: in memory, tests only)")
     p.add_argument("--advertise", metavar="HOST:PORT", help="address peers use (default: --listen)")
+    _secret_option(p)
     _node_options(p)
 
     p = sub.add_parser("cluster", help="run a loopback cluster in the foreground (Ctrl-C stops)")
@@ -107,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("join", "leave"))
     p.add_argument("--node", required=True, metavar="HOST:PORT", help="the node that joins/leaves")
     p.add_argument("--timeout", type=float, default=10.0)
+    _secret_option(p)
 
     for name, helptext in (
         ("get", "read a key: values and context"),
@@ -129,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
             )
         p.add_argument("--node", required=True, metavar="HOST:PORT[,HOST:PORT…]")
         p.add_argument("--timeout", type=float, default=5.0)
+        _secret_option(p)
     return parser
 
 
@@ -183,6 +196,7 @@ def run_node(args: argparse.Namespace) -> int:
         seeds=parse_seeds(args.seeds),
         data_dir=args.data_dir,
         advertise=args.advertise,
+        secret=load_secret(args.secret_file),
     )
     try:
         import uvloop
@@ -230,7 +244,8 @@ def run_cluster(args: argparse.Namespace) -> int:
 
 
 def run_request(args: argparse.Namespace) -> int:
-    with Client(args.node.split(","), timeout=args.timeout) as client:
+    secret = load_secret(args.secret_file)
+    with Client(args.node.split(","), timeout=args.timeout, secret=secret) as client:
         if args.command == "get":
             got = client.get(args.key, r=args.r, local=args.local)
             values = [_show(v) for v in got.values]

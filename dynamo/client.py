@@ -17,6 +17,7 @@ from typing import Any
 
 import msgpack
 
+from dynamo.auth import proof
 from dynamo.connection import Pool, split_address
 from dynamo.errors import ConnectError, RemoteError, RequestTimeout, from_wire
 from dynamo.protocol import DEFAULT_MAX_FRAME, HEADER, Message, pack
@@ -74,9 +75,12 @@ class Client:
         *,
         connect_timeout: float = 1.0,
         max_frame: int = DEFAULT_MAX_FRAME,
+        secret: bytes | None = None,
     ) -> None:
+        """``secret``: the cluster secret, needed only for ``admin`` (``dynamo.auth``)."""
         self.nodes = _nodes(nodes)
         self.timeout = timeout
+        self.secret = secret
         self.connect_timeout = connect_timeout
         self.max_frame = max_frame
         self._sock: socket.socket | None = None
@@ -137,6 +141,15 @@ class Client:
             raise ConnectError(f"cannot connect to {address}: {exc.strerror or exc}") from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._sock, self._node = sock, address
+        if self.secret is not None:
+            try:
+                challenge = self._exchange(sock, {"op": "hello"}).get("challenge")
+                if not isinstance(challenge, bytes):
+                    raise RemoteError(f"{address} sent no challenge")
+                self._exchange(sock, {"op": "auth", "proof": proof(self.secret, challenge)})
+            except BaseException:
+                self.close()
+                raise
         return sock
 
     def _exchange(self, sock: socket.socket, msg: dict[str, Any]) -> Message:
@@ -205,10 +218,11 @@ class AsyncClient:
         *,
         connect_timeout: float = 1.0,
         max_frame: int = DEFAULT_MAX_FRAME,
+        secret: bytes | None = None,
     ) -> None:
         self.nodes = _nodes(nodes)
         self.timeout = timeout
-        self._pool = Pool(connect_timeout=connect_timeout, max_frame=max_frame)
+        self._pool = Pool(connect_timeout=connect_timeout, max_frame=max_frame, secret=secret)
         self._preferred = 0
 
     async def get(self, key: str, *, r: int | None = None, local: bool = False) -> GetResult:

@@ -35,6 +35,8 @@ class NodeConfig:
     max_frame: int = DEFAULT_MAX_FRAME
     max_value: int = DEFAULT_MAX_VALUE
     advertise: str | None = None
+    secret: bytes | None = field(default=None, repr=False)
+    """The cluster secret (``dynamo.auth``); None: peer operations only from loopback."""
     max_inflight_per_connection: int = DEFAULT_PER_CONNECTION
     """Requests one connection may have in flight before the node stops reading it."""
     max_inflight: int = DEFAULT_TOTAL

@@ -6,6 +6,7 @@ import asyncio
 import itertools
 from typing import Any
 
+from dynamo.auth import proof
 from dynamo.errors import ConnectError, DynamoError, RemoteError, RequestTimeout, from_wire
 from dynamo.protocol import DEFAULT_MAX_FRAME, FrameProtocol, Message
 
@@ -21,8 +22,11 @@ def split_address(address: str) -> tuple[str, int]:
 class Connection:
     """One TCP connection carrying many requests at once, matched to replies by id."""
 
-    def __init__(self, address: str, *, max_frame: int = DEFAULT_MAX_FRAME) -> None:
+    def __init__(
+        self, address: str, *, max_frame: int = DEFAULT_MAX_FRAME, secret: bytes | None = None
+    ) -> None:
         self.address = address
+        self._secret = secret
         self._max_frame = max_frame
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[Message]] = {}
@@ -48,6 +52,16 @@ class Connection:
             reason = "timed out" if isinstance(exc, asyncio.TimeoutError) else exc.strerror or exc
             raise ConnectError(f"cannot connect to {self.address}: {reason}") from exc
         self._protocol = protocol
+        if self._secret is not None:
+            try:
+                hello = await self.request({"op": "hello"}, timeout)
+                challenge = hello.get("challenge")
+                if not isinstance(challenge, bytes):
+                    raise RemoteError(f"{self.address} sent no challenge")
+                await self.request({"op": "auth", "proof": proof(self._secret, challenge)}, timeout)
+            except DynamoError:
+                self.close()
+                raise
 
     def _on_frame(self, msg: object) -> None:
         if not isinstance(msg, dict):
@@ -102,9 +116,16 @@ def _expire(fut: asyncio.Future[Message], op: object, address: str, timeout: flo
 class Pool:
     """One shared connection per address, reopened when it breaks."""
 
-    def __init__(self, *, connect_timeout: float = 1.0, max_frame: int = DEFAULT_MAX_FRAME) -> None:
+    def __init__(
+        self,
+        *,
+        connect_timeout: float = 1.0,
+        max_frame: int = DEFAULT_MAX_FRAME,
+        secret: bytes | None = None,
+    ) -> None:
         self.connect_timeout = connect_timeout
         self._max_frame = max_frame
+        self._secret = secret
         self._conns: dict[str, Connection] = {}
         self._opening: dict[str, asyncio.Future[Connection]] = {}
 
@@ -118,7 +139,7 @@ class Pool:
         fut: asyncio.Future[Connection] = asyncio.get_running_loop().create_future()
         self._opening[address] = fut
         try:
-            conn = Connection(address, max_frame=self._max_frame)
+            conn = Connection(address, max_frame=self._max_frame, secret=self._secret)
             await conn.open(self.connect_timeout)
             self._conns[address] = conn
             fut.set_result(conn)

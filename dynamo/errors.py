@@ -56,8 +56,16 @@ class RemoteError(DynamoError):
     code = "remote"
 
 
+class NotAuthorised(DynamoError):
+    """A peer or admin operation from a connection that is not a member's."""
+
+    code = "not_authorised"
+    definite = True
+
+
 _BY_CODE: dict[str, type[DynamoError]] = {
-    cls.code: cls for cls in (BadRequest, QuorumError, RequestTimeout, ConnectError, RemoteError)
+    cls.code: cls
+    for cls in (BadRequest, QuorumError, RequestTimeout, ConnectError, RemoteError, NotAuthorised)
 }
 
 

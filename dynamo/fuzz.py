@@ -30,7 +30,7 @@ from dynamo.errors import BadRequest
 from dynamo.protocol import HEADER
 from dynamo.versions import encode_context
 
-ANSWERS = {"bad_request", "quorum", "timeout", "connect"}
+ANSWERS = {"bad_request", "quorum", "timeout", "connect", "not_authorised"}
 """Error codes a hostile frame may get; anything else (``remote``) is a crash."""
 
 NAMES = ("n1", "n2", "n3")
@@ -122,6 +122,7 @@ def fields(address: str) -> dict[str, st.SearchStrategy[Any]]:
         "partition": st.integers(0, 63) | st.integers(-3, 5000),
         "leaves": st.lists(st.integers(0, 255), max_size=8),
         "digest": st.binary(min_size=8, max_size=8),
+        "proof": st.binary(min_size=32, max_size=32),
     }
 
 

@@ -16,8 +16,9 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from typing import Any, Protocol
 
-from dynamo import coordinator, entropy, gossip, handoff, schema, tombstones
+from dynamo import auth, coordinator, entropy, gossip, handoff, schema, tombstones
 from dynamo.admission import Admission
+from dynamo.auth import Session
 from dynamo.config import NodeConfig
 from dynamo.connection import Pool, split_address
 from dynamo.errors import (
@@ -95,6 +96,8 @@ class Node:
         self.lww = config.mode == "lww"
         self.request_timeout = config.request_timeout
         self.early_ack = config.unsafe_early_ack
+        if config.secret is None and auth.OPEN_WITHOUT_SECRET:
+            log.warning("no cluster secret (--secret-file): anyone may ask for peer operations")
         if self.early_ack:
             log.warning("--unsafe-early-ack: puts are acknowledged before they are durable")
         if storage is None:
@@ -105,7 +108,7 @@ class Node:
             )
         self.storage: Storage = storage
         self.pool: Transport = transport or Pool(
-            connect_timeout=config.connect_timeout, max_frame=config.max_frame
+            connect_timeout=config.connect_timeout, max_frame=config.max_frame, secret=config.secret
         )
         self.meta = MetaWriter(storage)
         self.health = Health()
@@ -475,10 +478,15 @@ class Node:
 
     def _connection(self) -> FrameProtocol:
         proto: FrameProtocol
+        session: Session | None = None
 
         def on_frame(raw: object) -> None:
+            nonlocal session
+            if session is None:
+                peer = proto.transport.get_extra_info("peername") if proto.transport else None
+                session = Session(peer[0] if isinstance(peer, tuple) else None)
             self.admission.started(proto)
-            self.spawn(self._serve(raw, proto))
+            self.spawn(self._serve(raw, proto, session))
 
         def on_close(exc: Exception | None) -> None:
             self.admission.closed(proto)
@@ -486,20 +494,27 @@ class Node:
         proto = FrameProtocol(on_frame, on_close, max_frame=self.config.max_frame)
         return proto
 
-    async def _serve(self, raw: object, proto: FrameProtocol) -> None:
+    async def _serve(self, raw: object, proto: FrameProtocol, session: Session) -> None:
         try:
-            proto.send(await self.respond(raw))
+            proto.send(await self.respond(raw, session))
         finally:
             self.admission.finished(proto)
 
-    async def respond(self, raw: object) -> Message:
+    async def respond(self, raw: object, session: Session | None = None) -> Message:
         """The one entry point of inbound requests (the TCP server's and the simulator's):
-        a decoded request in, its reply out; an error costs this request only."""
+        a decoded request in, its reply out; an error costs this request only. ``session``
+        is the connection's (``dynamo.auth``); None, an in-process caller, is trusted."""
         rid = schema.request_id(raw)
         self._inflight += 1
         try:
             msg = schema.request(raw, self.limits)
-            reply: Message = {"id": rid, "ok": True, **(await self.handle(msg))}
+            if msg["op"] in ("hello", "auth"):
+                answer = (session or Session(None)).handshake(msg, self.config.secret)
+            else:
+                if session is not None:
+                    session.admit(msg, self.config.secret)
+                answer = await self.handle(msg)
+            reply: Message = {"id": rid, "ok": True, **answer}
         except DynamoError as exc:
             reply = {"id": rid, "ok": False, "error": exc.to_wire()}
         except Exception as exc:  # a bug must cost one request, never the node

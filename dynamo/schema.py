@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 
 import msgpack
 
+from dynamo.auth import PROOF_BYTES
 from dynamo.errors import BadRequest
 from dynamo.membership import ClusterState
 from dynamo.merkle import DIGEST_BYTES, LEAVES
@@ -274,6 +275,12 @@ def _digest(v: object, at: str, _: Limits) -> object:
     return v
 
 
+def _proof(v: object, at: str, _: Limits) -> object:
+    if not isinstance(v, bytes) or len(v) != PROOF_BYTES:
+        _fail(at, f"must be {PROOF_BYTES} bytes of bin")
+    return v
+
+
 Fields = dict[str, tuple[Check, bool]]
 OPS: dict[str, Fields] = {
     "ping": {},
@@ -302,6 +309,8 @@ OPS: dict[str, Fields] = {
     "replica_reap": {"key": (_key, True), "digest": (_digest, True)},
     "admin_join": {},
     "admin_leave": {},
+    "hello": {},
+    "auth": {"proof": (_proof, True)},
 }
 """Every op and its fields: (check, required). ``id`` and ``op`` are common to all."""
 
