@@ -11,13 +11,12 @@ requests: a round is skipped while the node is busy (the paper's admission contr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from dynamo import merkle, schema
-from dynamo.errors import BadRequest, DynamoError
+from dynamo.errors import BadRequest, one_round
 from dynamo.storage import prefix_range
 from dynamo.versions import merge
 
@@ -59,7 +58,7 @@ async def run(node: Node) -> None:
             continue
         partition = partitions[cursor % len(partitions)]
         cursor += 1
-        with contextlib.suppress(DynamoError):
+        with one_round("anti-entropy"):
             await sync_partition(node, partition)
 
 
@@ -78,15 +77,15 @@ async def exchange(node: Node, partition: int, peer: str) -> int:
     node.stats["ae_exchanges"] = node.stats.get("ae_exchanges", 0) + 1
     ours = tree(node, partition)
     reply = await node.call(peer, {"op": "ae_root", "partition": partition})
-    if reply["root"] == ours.root:
+    if schema.digest(reply.get("root"), f"{peer}'s root") == ours.root:
         return 0
     reply = await node.call(peer, {"op": "ae_leaves", "partition": partition})
-    leaves = merkle.differing_leaves(ours, tuple(reply["leaves"]))
+    leaves = merkle.differing_leaves(ours, schema.leaf_digests(reply.get("leaves"), peer))
     reply = await node.call(peer, {"op": "ae_keys", "partition": partition, "leaves": leaves})
     our_keys: dict[str, bytes] = {}
     for leaf in leaves:
         our_keys.update(ours.keys[leaf])
-    keys = merkle.differing_keys(our_keys, reply["keys"])
+    keys = merkle.differing_keys(our_keys, schema.key_digests(reply.get("keys"), peer))
     for i in range(0, len(keys), CONCURRENCY):
         await asyncio.gather(*(_reconcile(node, peer, k) for k in keys[i : i + CONCURRENCY]))
         await asyncio.sleep(0)  # let requests in between batches

@@ -8,6 +8,12 @@ may still have landed on some replicas.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
+
+log = logging.getLogger("dynamo")
+
 
 class DynamoError(Exception):
     """Base of every error the node or client raises."""
@@ -76,3 +82,16 @@ def from_wire(err: dict[str, object]) -> DynamoError:
     return cls(
         str(err.get("message", "")), definite=bool(definite) if definite is not None else None
     )
+
+
+@contextlib.contextmanager
+def one_round(what: str) -> Iterator[None]:
+    """One round of a background loop: a ``DynamoError`` (a peer down, a request refused) is
+    routine; anything else is logged, and the loop goes on either way — one bad reply from a
+    peer must not end gossip, hand-off, anti-entropy or reaping for the node's life."""
+    try:
+        yield
+    except DynamoError:
+        pass
+    except Exception:
+        log.exception("%s: a round failed; the next one goes on", what)

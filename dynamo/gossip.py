@@ -10,7 +10,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from dynamo import schema
-from dynamo.errors import DynamoError, QuorumError
+from dynamo.errors import DynamoError, QuorumError, one_round
 
 if TYPE_CHECKING:
     from dynamo.node import Node
@@ -36,7 +36,7 @@ async def run(node: Node) -> None:
         await asyncio.sleep(node.config.gossip_interval * rnd.uniform(0.8, 1.2))
         up = [p for p in peers(node) if node.health.is_up(p)]
         if up:
-            with contextlib.suppress(DynamoError):
+            with one_round("gossip"):
                 await exchange(node, rnd.choice(up))
 
 

@@ -14,14 +14,13 @@ acknowledged. A leaving node ends as ``left`` when it has handed everything off.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import Counter
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, TypeVar
 
 from dynamo import gossip
-from dynamo.errors import BadRequest, DynamoError
+from dynamo.errors import BadRequest, DynamoError, one_round
 from dynamo.ring import Ring
 from dynamo.storage import prefix_range
 from dynamo.versions import VersionedObject
@@ -42,7 +41,7 @@ def same(a: VersionedObject, b: VersionedObject) -> bool:
 async def run(node: Node) -> None:
     while True:
         await asyncio.sleep(node.config.handoff_interval)
-        with contextlib.suppress(DynamoError):
+        with one_round("hand-off"):
             await deliver_hints(node)
             await run_transfers(node)
 

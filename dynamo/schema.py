@@ -164,6 +164,32 @@ def context(raw: object, where: str = "context") -> dict[str, int]:
     return version_vector(decoded, where)
 
 
+# --- anti-entropy replies ------------------------------------------------------------------
+
+
+def digest(raw: object, where: str) -> bytes:
+    if not isinstance(raw, bytes) or len(raw) != DIGEST_BYTES:
+        _fail(where, f"must be {DIGEST_BYTES} bytes of bin")
+    return raw
+
+
+def leaf_digests(raw: object, peer: str) -> tuple[bytes, ...]:
+    """A peer's ``ae_leaves`` answer: exactly ``LEAVES`` digests."""
+    leaves = _list(raw, f"{peer}'s leaves", LEAVES)
+    if len(leaves) != LEAVES:
+        _fail(f"{peer}'s leaves", f"{len(leaves)} of them, not {LEAVES}")
+    return tuple(digest(d, f"{peer}'s leaf {i}") for i, d in enumerate(leaves))
+
+
+def key_digests(raw: object, peer: str) -> dict[str, bytes]:
+    """A peer's ``ae_keys`` answer: key -> object digest."""
+    keys = _map(raw, f"{peer}'s keys")
+    for key, dig in keys.items():
+        _str(key, f"{peer}'s keys: a key", longest=MAX_KEY)
+        digest(dig, f"{peer}'s digest of {key!r:.40}")
+    return keys
+
+
 # --- membership ----------------------------------------------------------------------------
 
 
@@ -270,9 +296,7 @@ def _leaves(v: object, at: str, _: Limits) -> object:
 
 
 def _digest(v: object, at: str, _: Limits) -> object:
-    if not isinstance(v, bytes) or len(v) != DIGEST_BYTES:
-        _fail(at, f"must be {DIGEST_BYTES} bytes of bin")
-    return v
+    return digest(v, at)
 
 
 def _proof(v: object, at: str, _: Limits) -> object:

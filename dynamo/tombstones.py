@@ -15,11 +15,10 @@ then each owner deletes its copy only if it is still that same tombstone.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import TYPE_CHECKING
 
 from dynamo import merkle
-from dynamo.errors import DynamoError
+from dynamo.errors import DynamoError, one_round
 from dynamo.versions import VersionedObject
 
 if TYPE_CHECKING:
@@ -50,7 +49,7 @@ async def run(node: Node) -> None:
         if node.busy or node.state.ring is None:
             continue
         for key in sorted(node.tombstones)[:256]:
-            with contextlib.suppress(DynamoError):
+            with one_round("reaping"):
                 await reap(node, key)
 
 
@@ -80,7 +79,7 @@ async def _reap_everywhere(node: Node, key: str, obj: VersionedObject, owners: l
         return False
     peers = [m for m in node.members if m != node.name]
     answers = await asyncio.gather(*(node.call(p, {"op": "hint_check", "key": key}) for p in peers))
-    if key in node.storage.hints or any(a["hinted"] for a in answers):
+    if key in node.storage.hints or any(a.get("hinted") is not False for a in answers):
         return False
     others = [o for o in owners if o != node.name]
     await asyncio.gather(

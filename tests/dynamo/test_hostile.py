@@ -12,6 +12,7 @@ import base64
 import json
 import struct
 import tracemalloc
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +21,7 @@ import msgpack
 import pytest
 
 from dynamo import schema
+from dynamo.config import NodeConfig
 from dynamo.hostile import RawClient, running, single_node_config
 from dynamo.node import Node
 from dynamo.protocol import pack
@@ -368,6 +370,51 @@ def test_a_gossiped_ring_of_another_partition_count_is_refused() -> None:
         assert reply["error"]["code"] == "bad_request"
         assert "128 partitions" in reply["error"]["message"]
         assert node.state.ring is not None and node.state.ring.partitions == 64
+        await node.stop()
+
+    run(scenario)
+
+
+class JunkPeers:
+    """Every peer answers every request ok, with junk where the answer should be."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+
+    async def request(self, address: str, msg: dict[str, Any], timeout: float) -> dict[str, Any]:
+        self.calls[msg["op"]] += 1
+        return {
+            "ok": True,
+            "root": 5,
+            "leaves": "x",
+            "keys": [],
+            "state": {"members": 3},
+            "obj": 7,
+            "hinted": "maybe",
+        }
+
+    def close(self) -> None:
+        pass
+
+
+def test_junk_answers_from_peers_do_not_end_the_background_loops() -> None:
+    seeds = {f"n{i}": f"127.0.0.1:{7100 + i}" for i in (1, 2, 3)}
+    config = NodeConfig(
+        name="n1",
+        listen=seeds["n1"],
+        seeds=seeds,
+        gossip_interval=0.05,
+        anti_entropy_interval=0.05,
+        handoff_interval=0.05,
+    )
+    peers = JunkPeers()
+
+    async def scenario() -> None:
+        node = Node(config, storage=MemoryStorage(), transport=peers)
+        await node.start(listen=False)
+        await asyncio.sleep(1.0)
+        assert peers.calls["gossip"] >= 5 and peers.calls["ae_root"] >= 5, peers.calls
+        assert not [t for t in node._loops if t.done()]
         await node.stop()
 
     run(scenario)
