@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from dynamo import auth
+from dynamo import auth, cli
 from dynamo.client import Client
 from dynamo.cluster import LoopbackCluster
 from dynamo.connection import Connection
@@ -154,3 +154,6 @@ def test_a_cluster_with_a_secret_replicates_and_only_members_administer(tmp_path
         secret = auth.load_secret(secret_file)
         with Client(c.addresses["n3"], secret=secret) as member:
             assert member.admin("join")["ring_version"] == 1  # already in: nothing changes
+        admin = ["admin", "join", "--node", c.addresses["n2"]]
+        assert cli.main(admin) == cli.EXIT_FAILED
+        assert cli.main([*admin, "--secret-file", str(secret_file)]) == 0
