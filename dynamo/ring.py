@@ -17,14 +17,16 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 HASH_BITS = 128
 DEFAULT_PARTITIONS = 64
 
 
+@lru_cache(maxsize=1 << 16)
 def key_hash(key: str | bytes) -> int:
-    """The MD5 position of a key on the ring, as the paper hashes keys."""
+    """The MD5 position of a key on the ring, as the paper hashes keys (remembered for the
+    most recent keys: routing, storage and Merkle trees all ask, once per write)."""
     data = key.encode() if isinstance(key, str) else key
     return int.from_bytes(hashlib.md5(data, usedforsecurity=False).digest(), "big")
 

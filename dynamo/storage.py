@@ -9,6 +9,12 @@ read-modify-write of a key is never lost between two commits.
 ``buffered=True`` is the paper's write buffer (§6.1): puts resolve as soon as they are queued
 and a crash can lose the last few milliseconds of acknowledged writes. Off by default.
 
+The node reads every key through an in-memory cache of decoded objects (write-through, so
+it holds pending writes too; a miss reads SQLite once): a read on the event loop costs a dict
+lookup, not a query and a decode. Objects it returns are shared: treat them as immutable
+(every operation on versions makes a new object). The writer thread commits each batch with
+one ``executemany`` per table and wakes the loop once for the whole batch, after the commit.
+
 Hints (sloppy quorum) live in their own table, written in the same transaction as the
 hinted object, so a fallback that acknowledged a hinted write still holds the hint after
 ``kill -9``. An in-memory index of them (key -> intended owners) is loaded at start.
@@ -162,12 +168,20 @@ CREATE TABLE IF NOT EXISTS hints (target TEXT, key TEXT, PRIMARY KEY (target, ke
 """
 
 
-class SqliteStorage:
-    """SQLite in WAL mode with ``synchronous=FULL`` and a group-committing writer thread."""
+CACHE_OBJECTS = 200_000
 
-    def __init__(self, path: Path, *, buffered: bool = False) -> None:
+
+class SqliteStorage:
+    """SQLite in WAL mode with ``synchronous=FULL``, a group-committing writer thread and a
+    cache of up to ``cache_objects`` decoded objects (oldest inserted evicted first)."""
+
+    def __init__(
+        self, path: Path, *, buffered: bool = False, cache_objects: int = CACHE_OBJECTS
+    ) -> None:
         self.path = path
         self.buffered = buffered
+        self.cache_objects = cache_objects
+        self._cache: dict[str, VersionedObject | None] = {}
         path.parent.mkdir(parents=True, exist_ok=True)
         self._writer_db = self._connect()
         self._writer_db.executescript(_SCHEMA)
@@ -190,6 +204,15 @@ class SqliteStorage:
         return db
 
     def get(self, key: str) -> VersionedObject | None:
+        try:
+            return self._cache[key]
+        except KeyError:
+            pass
+        obj = self._read(key)
+        self._remember(key, obj)
+        return obj
+
+    def _read(self, key: str) -> VersionedObject | None:
         if key in self._pending:
             blob = self._pending.get(key)
         else:
@@ -197,12 +220,20 @@ class SqliteStorage:
             blob = row[0] if row else None
         return unpack(blob) if blob is not None else None
 
+    def _remember(self, key: str, obj: VersionedObject | None) -> None:
+        cache = self._cache
+        if key not in cache and len(cache) >= self.cache_objects:
+            del cache[next(iter(cache))]
+        cache[key] = obj
+
     def put(self, key: str, obj: VersionedObject, hint: str | None = None) -> asyncio.Future[None]:
         if hint is not None:
             self.hints.setdefault(key, set()).add(hint)
+        self._remember(key, obj)
         return self._enqueue(_Write("put", key, pack(obj), hint))
 
     def delete(self, key: str) -> asyncio.Future[None]:
+        self._remember(key, None)
         return self._enqueue(_Write("delete", key))
 
     def unhint(self, target: str, key: str) -> asyncio.Future[None]:
@@ -239,26 +270,51 @@ class SqliteStorage:
                 for w in batch:
                     if w.op != "unhint" and self._pending.get(w.key, 0) is w.blob:
                         del self._pending[w.key]
-            for w in batch:
-                if w.done is not None and self._loop is not None:
-                    self._loop.call_soon_threadsafe(_resolve, w.done, error)
+            waiting = [w.done for w in batch if w.done is not None]
+            if self._loop is not None and (waiting or error is not None):
+                failed = [w.key for w in batch] if error is not None else []
+                self._loop.call_soon_threadsafe(self._committed, waiting, error, failed)
+
+    def _committed(
+        self, futures: list[asyncio.Future[None]], error: BaseException | None, failed: list[str]
+    ) -> None:
+        """On the loop, once per batch, after its ``COMMIT`` returned (or failed: then the
+        cache forgets the batch's keys, so reads go back to what is on disk)."""
+        for key in failed:
+            self._cache.pop(key, None)
+        _resolve_all(futures, error)
 
     def _commit(self, batch: list[_Write]) -> BaseException | None:
+        """One transaction for the batch: the last operation on each key (and on each hint)
+        wins, as if they ran in order; one ``executemany`` per kind of statement."""
+        objects: dict[str, bytes | None] = {}
+        hints: dict[tuple[str, str], bool] = {}
+        for w in batch:
+            if w.op == "put":
+                objects[w.key] = w.blob
+                if w.target is not None:
+                    hints[(w.target, w.key)] = True
+            elif w.op == "delete":
+                objects[w.key] = None
+            else:
+                hints[(w.target, w.key)] = False  # type: ignore[index]
         db = self._writer_db
         try:
             db.execute("BEGIN")
-            for w in batch:
-                if w.op == "put":
-                    db.execute(
-                        "INSERT OR REPLACE INTO objects (key, h, obj) VALUES (?, ?, ?)",
-                        (w.key, hash_prefix(w.key), w.blob),
-                    )
-                    if w.target is not None:
-                        db.execute("INSERT OR IGNORE INTO hints VALUES (?, ?)", (w.target, w.key))
-                elif w.op == "delete":
-                    db.execute("DELETE FROM objects WHERE key = ?", (w.key,))
-                else:
-                    db.execute("DELETE FROM hints WHERE target = ? AND key = ?", (w.target, w.key))
+            db.executemany(
+                "INSERT OR REPLACE INTO objects (key, h, obj) VALUES (?, ?, ?)",
+                [(k, hash_prefix(k), b) for k, b in objects.items() if b is not None],
+            )
+            db.executemany(
+                "DELETE FROM objects WHERE key = ?", [(k,) for k, b in objects.items() if b is None]
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO hints VALUES (?, ?)", [t for t, on in hints.items() if on]
+            )
+            db.executemany(
+                "DELETE FROM hints WHERE target = ? AND key = ?",
+                [t for t, on in hints.items() if not on],
+            )
             db.execute("COMMIT")
         except sqlite3.Error as exc:
             if db.in_transaction:
@@ -299,10 +355,12 @@ class SqliteStorage:
         self._writer_db.close()
 
 
-def _resolve(fut: asyncio.Future[None], error: BaseException | None) -> None:
-    if fut.done():
-        return
-    if error is None:
-        fut.set_result(None)
-    else:
-        fut.set_exception(error)
+def _resolve_all(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    """Called on the loop once per committed batch (never before ``COMMIT`` returned)."""
+    for fut in futures:
+        if fut.done():
+            continue
+        if error is None:
+            fut.set_result(None)
+        else:
+            fut.set_exception(error)

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 from pathlib import Path
+from typing import Any
 
 from dynamo.storage import SqliteStorage, prefix_range
 from dynamo.versions import VersionedObject, update
@@ -61,3 +64,70 @@ def test_metadata_is_durable(tmp_path: Path) -> None:
     again = SqliteStorage(tmp_path / "d.sqlite")
     assert again.meta_get("incarnation") == "abc"
     again.close()
+
+
+def test_no_put_resolves_before_its_batch_is_committed(tmp_path: Path) -> None:
+    """Group commit: every future of a batch resolves only after its COMMIT returned."""
+
+    async def scenario() -> None:
+        store = SqliteStorage(tmp_path / "d.sqlite")
+        gate, committed = threading.Event(), []
+        real_commit = store._commit
+
+        def slow_commit(batch: list[Any]) -> BaseException | None:
+            gate.wait(10)
+            error = real_commit(batch)
+            committed.extend(w.key for w in batch)
+            return error
+
+        store._commit = slow_commit  # type: ignore[method-assign]
+        futures = {f"k{i}": store.put(f"k{i}", obj(b"v")) for i in range(50)}
+        await asyncio.sleep(0.2)
+        assert not any(f.done() for f in futures.values())
+        gate.set()
+        for key, fut in futures.items():
+            await fut
+            assert key in committed
+            assert _on_disk(tmp_path / "d.sqlite", key)
+        store.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_batch_applies_its_operations_in_order(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = SqliteStorage(tmp_path / "d.sqlite")
+        gate = threading.Event()
+        real_commit = store._commit
+        store._commit = lambda batch: gate.wait(10) and real_commit(batch)  # type: ignore[method-assign]
+        first = store.put("blocker", obj(b"x"))
+        await asyncio.sleep(0.1)  # the writer holds this one; the rest form one batch
+        writes = [
+            store.put("gone", obj(b"1")),
+            store.delete("gone"),
+            store.delete("back"),
+            store.put("back", obj(b"2"), hint="n9"),
+            store.put("unhinted", obj(b"3"), hint="n9"),
+            store.unhint("n9", "unhinted"),
+        ]
+        gate.set()
+        await asyncio.gather(first, *writes)
+        store.close()
+
+    asyncio.run(scenario())
+    again = SqliteStorage(tmp_path / "d.sqlite")
+    try:
+        assert again.get("gone") is None
+        back = again.get("back")
+        assert back is not None and back.values == [b"2"]
+        assert again.hints == {"back": {"n9"}}
+    finally:
+        again.close()
+
+
+def _on_disk(path: Path, key: str) -> bool:
+    db = sqlite3.connect(path)
+    try:
+        return db.execute("SELECT 1 FROM objects WHERE key = ?", (key,)).fetchone() is not None
+    finally:
+        db.close()
