@@ -491,7 +491,9 @@ class Node:
         def on_close(exc: Exception | None) -> None:
             self.admission.closed(proto)
 
-        proto = FrameProtocol(on_frame, on_close, max_frame=self.config.max_frame)
+        proto = FrameProtocol(
+            on_frame, on_close, max_frame=self.config.max_frame, reads_wait_for_writes=True
+        )
         return proto
 
     async def _serve(self, raw: object, proto: FrameProtocol, session: Session) -> None:

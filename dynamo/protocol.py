@@ -43,12 +43,18 @@ class FrameProtocol(asyncio.Protocol):
         on_close: Callable[[Exception | None], None] | None = None,
         *,
         max_frame: int = DEFAULT_MAX_FRAME,
+        reads_wait_for_writes: bool = False,
     ) -> None:
+        """``reads_wait_for_writes`` (a server's connections): stop reading while the
+        transport's write buffer is over its high-water mark, so a peer that sends requests
+        and does not read the replies cannot make the node buffer them without end."""
         self._on_frame = on_frame
         self._on_close = on_close
         self.max_frame = max_frame
         self._buffer = bytearray()
-        self.paused = False
+        self._held = False
+        self._write_blocked = False
+        self._reads_wait_for_writes = reads_wait_for_writes
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -87,20 +93,39 @@ class FrameProtocol(asyncio.Protocol):
             return
         del buf[:offset]
 
+    @property
+    def paused(self) -> bool:
+        return self._held or self._write_blocked
+
     def pause(self) -> None:
         """Take no more frames: those already buffered wait, and the socket is not read, so
         TCP pushes back on the sender."""
-        if not self.paused:
-            self.paused = True
-            if self.transport is not None:
-                self.transport.pause_reading()
+        self._reading(held=True, write_blocked=self._write_blocked)
 
     def resume(self) -> None:
+        self._reading(held=False, write_blocked=self._write_blocked)
+
+    def pause_writing(self) -> None:
+        if self._reads_wait_for_writes:
+            self._reading(held=self._held, write_blocked=True)
+
+    def resume_writing(self) -> None:
+        if self._reads_wait_for_writes:
+            self._reading(held=self._held, write_blocked=False)
+
+    def _reading(self, *, held: bool, write_blocked: bool) -> None:
+        was = self.paused
+        self._held, self._write_blocked = held, write_blocked
+        if self.paused == was:
+            return
+        transport = self.transport
         if self.paused:
-            self.paused = False
-            if self.transport is not None and not self.transport.is_closing():
-                self.transport.resume_reading()
-            self._parse()
+            if transport is not None:
+                transport.pause_reading()
+            return
+        if transport is not None and not transport.is_closing():
+            transport.resume_reading()
+        self._parse()
 
     def frame_error(self, exc: FrameError) -> None:
         """The stream is unreadable: say why (id unknown) and close."""

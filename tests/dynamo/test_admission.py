@@ -89,3 +89,35 @@ def test_a_connection_at_its_bound_is_not_read_until_replies_go_out(tmp_path: Pa
             assert (await first_reply(node)) is True
 
     asyncio.run(scenario())
+
+
+def get_big(rid: int) -> bytes:
+    return pack({"id": rid, "op": "get", "key": "big"})
+
+
+def test_a_client_that_does_not_read_its_replies_is_not_read_either() -> None:
+    value = b"v" * (256 * 1024)
+    config = single_node_config(None)
+
+    async def scenario() -> None:
+        async with running(config) as node:
+            writer = await RawClient.open(config.listen)
+            assert (await writer.request({"id": 0, "op": "put", "key": "big", "value": value}))[
+                "ok"
+            ]
+            await writer.close()
+            sluggard = await RawClient.open(config.listen)  # reads nothing until the end
+            for batch in range(30):
+                ids = range(batch * 10 + 1, batch * 10 + 11)
+                await sluggard.send_bytes(b"".join(get_big(i) for i in ids))
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(1.0)
+            served = node.stats["get"]
+            assert served < 150, f"{served} replies of 256 KiB buffered for a client not reading"
+            for _ in range(300):  # and every request is answered once it reads
+                reply = await sluggard.reply()
+                assert reply is not None and reply["values"] == [value]
+            assert node.stats["get"] == 300
+            await sluggard.close()
+
+    asyncio.run(scenario())
