@@ -114,14 +114,17 @@ def _pair(history: Sequence[Op]) -> Calls:
 
 @dataclass(frozen=True)
 class Final:
-    """A key's final state: the union of what its final reads returned (the runner reads
-    every key from every node once healed), when the last of them began, and whether
-    they all returned the same thing."""
+    """A key's final state: the union of what its final reads (``calls``) returned (the
+    runner reads every key from every node once healed), when the last of them began,
+    whether they all returned the same thing, and whether they were marked ``final``
+    (else ``calls`` is the key's last ok read alone)."""
 
     values: frozenset[Any]
     began: int
     reads: int
     agreed: bool
+    calls: tuple[Call, ...] = ()
+    marked: bool = False
 
 
 def final_reads(reads: Sequence[Call]) -> dict[object, Final]:
@@ -146,5 +149,22 @@ def final_reads(reads: Sequence[Call]) -> dict[object, Final]:
             began=max(inv["time"] for inv, _ in chosen),
             reads=len(chosen),
             agreed=len(set(seen)) == 1,
+            calls=tuple(chosen),
+            marked=key in marked,
         )
     return out
+
+
+MISSING_LISTED = 100
+"""How many missing elements one ``stale_final`` record lists; ``missing_count`` is exact."""
+
+
+def stale_record(key: object, inv: Op, done: Op, missing: Sequence[Any]) -> dict[str, Any]:
+    return {
+        "key": key,
+        "node": inv.get("node"),
+        "index": done["index"],
+        "time": inv["time"],
+        "missing": list(missing[:MISSING_LISTED]),
+        "missing_count": len(missing),
+    }

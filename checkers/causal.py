@@ -14,6 +14,9 @@ key once healed; ``checkers.calls.final_reads``).
   back, so a delete is taken at its word). Named with the fault windows active at its
   ack. A descendant only counts through writes that are not ``fail``; one through an
   ``info`` write counts when that write (or a descendant of it) is in the final state.
+- **stale_final**: a read marked ``final`` that holds neither an ok write acknowledged
+  before it began nor a descendant of it (and no delete covers it), where the key's
+  final state does: a client reading through that node sees the write lost.
 - **superseded** (not an anomaly): ok writes gone from the final state, but covered by
   a descendant there or by a delete. **unchecked**: ok writes acknowledged after the
   final reads began and missing (the verdict is unknown).
@@ -35,7 +38,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from checkers.calls import Call, Final, calls, final_reads, outcome
+from checkers.calls import Call, Final, calls, final_reads, outcome, stale_record
 from checkers.faults import timeline
 from checkers.history import Op
 from checkers.result import Result, listed, verdict
@@ -82,7 +85,14 @@ class CausalRegister:
         }
         anomalies = sum(
             details[f"{name}_count"]
-            for name in ("lost", "resurrected", "phantom", "failed_present", "false_conflicts")
+            for name in (
+                "lost",
+                "stale_final",
+                "resurrected",
+                "phantom",
+                "failed_present",
+                "false_conflicts",
+            )
         )
         return Result(self.name, verdict(anomalies, details["unchecked_count"]), details)
 
@@ -137,6 +147,10 @@ def _durability(
     for call in deletes:
         if outcome(call) != "fail":
             deleted.setdefault(call[0].get("key"), []).append(call)
+    by_delete: dict[object, set[Any]] = {}
+    for key, calls_ in deleted.items():
+        named = {u for call in calls_ for u in call[0].get("context") or ()}
+        by_delete[key] = named | versions.ancestors(named)
     held: dict[object, set[Any]] = {}
     covered: dict[object, set[Any]] = {}
     resurrected: list[dict[str, Any]] = []
@@ -144,9 +158,8 @@ def _durability(
         held[key] = set(final.values)
         covered[key] = held[key] | versions.ancestors(held[key])
         resurrected += _resurrections(key, held[key], deleted.get(key, ()), final, versions)
-    for key, calls_ in deleted.items():
-        named = {u for call in calls_ for u in call[0].get("context") or ()}
-        covered[key] = covered.get(key, set()) | named | versions.ancestors(named)
+    for key, named in by_delete.items():
+        covered[key] = covered.get(key, set()) | named
 
     when = timeline(history)
     lost: list[dict[str, Any]] = []
@@ -171,13 +184,53 @@ def _durability(
             lost.append(_lost_record(v, key, inv, done, windows, versions))
     lost.sort(key=lambda r: r["index"])
     resurrected.sort(key=lambda r: r["delete_index"])
+    stale = _stale_finals(writes, finals, covered, by_delete, versions)
     return {
         **listed("lost", lost),
+        **listed("stale_final", stale),
         **listed("superseded", superseded),
         **listed("recovered", recovered),
         **listed("unchecked", unchecked),
         **listed("resurrected", resurrected),
     }
+
+
+def _stale_finals(
+    writes: Mapping[Any, Call],
+    finals: Mapping[object, Final],
+    covered: Mapping[object, set[Any]],
+    by_delete: Mapping[object, set[Any]],
+    versions: _Versions,
+) -> list[dict[str, Any]]:
+    """Final reads that hold neither an ok write acknowledged before they began nor a
+    descendant of it (and no delete covers it), where the key's final state does (else
+    the write is ``lost``). Reads that returned the same versions share one search."""
+    acked: dict[object, list[tuple[Any, int]]] = {}
+    for v, (inv, done) in writes.items():
+        if done is not None and done["type"] == "ok":
+            acked.setdefault(inv.get("key"), []).append((v, done["time"]))
+    out: list[dict[str, Any]] = []
+    nothing: set[Any] = set()
+    for key, final in finals.items():
+        required = acked.get(key)
+        if not final.marked or not required:
+            continue
+        shown: dict[frozenset[Any], set[Any]] = {}
+        for inv, done in final.calls:
+            assert done is not None
+            values = frozenset(done["value"] or ())
+            if values not in shown:
+                shown[values] = (
+                    set(values) | versions.ancestors(values) | by_delete.get(key, nothing)
+                )
+            cover, began = shown[values], inv["time"]
+            missing = [
+                v for v, ack in required if ack <= began and v not in cover and v in covered[key]
+            ]
+            if missing:
+                out.append(stale_record(key, inv, done, missing))
+    out.sort(key=lambda r: r["index"])
+    return out
 
 
 def _lost_record(

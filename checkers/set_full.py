@@ -1,12 +1,15 @@
 """Durability of the set workload, after Jepsen's set-full checker.
 
 Every acknowledged add must be in the final state of its key: the union of its final
-reads (``checkers.calls.final_reads``; a read already merges siblings). For each
+reads (``checkers.calls.final_reads``; a read already merges siblings), and in each of
+those final reads on its own (a client reading through that node sees it gone). For each
 element the checker also finds when it became *stable* (the first read of its last
 unbroken run of reads that show it) and, for a lost one, when it was *last seen*.
 
 Anomalies (verdict false): ``lost`` (ok add, acknowledged before the last final read of
-its key began, missing from the final state), ``unexpected`` (an element read that was
+its key began, missing from the final state), ``stale_final`` (a read marked ``final``
+that misses an ok add acknowledged before it began which another final read of the key
+holds; an add that every final read misses is ``lost``), ``unexpected`` (an element read that was
 never added to that key), ``failed_present`` (an element whose add ended ``fail``
 turned up in a read). Not anomalies: ``recovered`` (an ``info`` add in the final
 state); ``unchecked`` (an ok add missing from the final state of a key with no final
@@ -19,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from checkers.calls import Call, calls, final_reads, outcome
+from checkers.calls import Call, Final, calls, final_reads, outcome, stale_record
 from checkers.faults import timeline
 from checkers.history import Op
 from checkers.result import Result, listed, verdict
@@ -43,6 +46,7 @@ class SetFull:
         recovered: list[int] = []
         stable_latencies: list[int] = []
         lost_latencies: list[int] = []
+        acked: dict[object, list[tuple[Any, int]]] = {}
         for element, (inv, done) in adds.items():
             key, status = inv.get("key"), outcome((inv, done))
             final = finals.get(key)
@@ -52,6 +56,7 @@ class SetFull:
             if status != "ok" or done is None:
                 continue
             ack = done["time"]
+            acked.setdefault(key, []).append((element, ack))
             if present:
                 stable_latencies.append(max(0, seen.stable_from[element] - ack))
             elif final is None or ack > final.began:
@@ -73,6 +78,7 @@ class SetFull:
                 )
         unexpected, failed_present = seen.unexpected, seen.failed_present
         lost.sort(key=lambda r: r["index"])
+        stale = stale_finals(finals, acked)
         details: dict[str, Any] = {
             "attempted": len(adds),
             "acknowledged": sum(1 for c in adds.values() if outcome(c) == "ok"),
@@ -80,6 +86,7 @@ class SetFull:
             "final_disagreements": sum(1 for f in finals.values() if not f.agreed),
             "stable_elements": len(stable_latencies),
             **listed("lost", lost),
+            **listed("stale_final", stale),
             **listed("recovered", sorted(recovered)),
             **listed("unexpected", unexpected),
             **listed("failed_present", failed_present),
@@ -87,8 +94,32 @@ class SetFull:
             "stable_latency": summary(stable_latencies),
             "lost_latency": summary(lost_latencies),
         }
-        anomalies = len(lost) + len(unexpected) + len(failed_present)
+        anomalies = len(lost) + len(stale) + len(unexpected) + len(failed_present)
         return Result(self.name, verdict(anomalies, len(unchecked)), details)
+
+
+def stale_finals(
+    finals: Mapping[object, Final], acked: Mapping[object, Sequence[tuple[Any, int]]]
+) -> list[dict[str, Any]]:
+    """The final reads that miss an element acknowledged (``(element, ack time)`` by key)
+    before they began, where the key's final state holds it (else it is ``lost``), in
+    history order."""
+    out: list[dict[str, Any]] = []
+    for key, final in finals.items():
+        required = acked.get(key)
+        if not final.marked or not required:
+            continue
+        for inv, done in final.calls:
+            assert done is not None
+            held = set(done["value"] or ())
+            began = inv["time"]
+            missing = [
+                e for e, ack in required if ack <= began and e not in held and e in final.values
+            ]
+            if missing:
+                out.append(stale_record(key, inv, done, missing))
+    out.sort(key=lambda r: r["index"])
+    return out
 
 
 @dataclass

@@ -6,11 +6,14 @@ key holds elements. Client workers call it concurrently on one clock while a nem
 opens and heals fault windows; after the last heal every written key gets a final
 read, then each key's replicas are sampled until they agree.
 
-The only anomaly it makes is the one asked for: ``lose_at`` names ordinals among the
-acknowledged writes (0 = the first ok write) that the store drops. A dropped register
-write is never applied; a dropped set element may be visible for a while first. What
-the store really lost comes back as ``Synthetic.lost``: the ground truth to check a
-checker against.
+The only anomalies it makes are the ones asked for, each a bug a Dynamo store can
+have. ``lose_at`` names ordinals among the acknowledged writes (0 = the first ok write)
+that the store drops. A dropped register write is never applied; a dropped set element
+may be visible for a while first. What the store really lost comes back as
+``Synthetic.lost``: the ground truth to check a checker against. ``stale_at`` names
+acknowledged writes that one replica never got: the final reads through the stale node
+(the first of ``nodes``; ``final_nodes`` of them read every key) miss them, the others
+hold them; ``Synthetic.stale`` lists those still held at the end.
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ class Spec:
     fault_every: int = 2 * SECOND
     fault_for: int = 1 * SECOND
     lose_at: frozenset[int] = frozenset()
+    stale_at: frozenset[int] = frozenset()
+    final_nodes: int = 1
     delete_share: float = 0.05
     samples: bool = True
     seed: int = 0
@@ -57,6 +62,7 @@ class Synthetic:
     history: list[Op]
     test: dict[str, Any]
     lost: list[Any] = field(default_factory=list)
+    stale: list[Any] = field(default_factory=list)
 
 
 class _Model:
@@ -69,13 +75,21 @@ class _Model:
         self.doomed: dict[str, set[Any]] = {}
         self.acked_writes = 0
         self.lost: list[Any] = []
+        self.missed: dict[str, set[Any]] = {}
 
-    def read(self, key: str) -> list[Any]:
+    def read(self, key: str, stale: bool = False) -> list[Any]:
+        """What a read of ``key`` returns; ``stale``: through the replica that missed the
+        ``stale_at`` writes."""
         doomed = self.doomed.get(key)
         if doomed and self.rng.random() < 0.3:
             self.data[key] -= doomed
             doomed.clear()
-        return sorted(self.data.get(key, ()))
+        held = self.data.get(key, set())
+        return sorted(held - self.missed.get(key, set()) if stale else held)
+
+    def stale(self) -> list[Any]:
+        """The writes the stale replica missed that the store still holds."""
+        return [v for key, vs in self.missed.items() for v in vs if v in self.data.get(key, ())]
 
     def write(self, key: str, value: Any, context: Iterable[Any], status: str) -> None:
         if status == "ok" and value is not None:
@@ -85,6 +99,8 @@ class _Model:
                 if self.spec.workload != "set" or self.rng.random() < 0.5:
                     return
                 self.doomed.setdefault(key, set()).add(value)
+            elif n in self.spec.stale_at:
+                self.missed.setdefault(key, set()).add(value)
         elif status == "fail" or (status == "info" and self.rng.random() < 0.5):
             return
         held = self.data.setdefault(key, set())
@@ -119,7 +135,8 @@ class _Run:
     def tail(self) -> int:
         """Ops still to come after the clients stop: heal, final reads and samples."""
         keys = len(self.written)
-        return 2 + 2 * keys + (9 * min(keys, _SAMPLED_KEYS) if self.spec.samples else 0)
+        samples = 9 * min(keys, _SAMPLED_KEYS) if self.spec.samples else 0
+        return 2 + 2 * keys * self.spec.final_nodes + samples
 
     def emit(self, op: Op) -> Op:
         """Append ``op``; times are clamped so the history's clock never goes back."""
@@ -134,8 +151,9 @@ class _Run:
 
     # --- clients ---------------------------------------------------------------------
 
-    def invoke(self, t: int, worker: int, final: str | None = None) -> int:
-        """Emit an invoke; returns how long the call will take."""
+    def invoke(self, t: int, worker: int, final: str | None = None, node: str | None = None) -> int:
+        """Emit an invoke (through ``node``, else a random one); returns how long the call
+        will take."""
         rng, spec = self.rng, self.spec
         if final is None:
             key, f, value, context = self._choose(worker)
@@ -143,6 +161,8 @@ class _Run:
             key, f, value, context = final, "read", None, None
         op: Op = {"type": "invoke", "process": self.process[worker], "time": t, "f": f}
         op |= {"key": key, "value": value, "node": rng.choice(spec.nodes)}
+        if node is not None:
+            op["node"] = node
         if context is not None:
             op["context"] = context
         if final is not None:
@@ -186,7 +206,8 @@ class _Run:
         done: Op = {k: v for k, v in inv.items() if k != "index"} | {"type": status, "time": t}
         key, f = inv["key"], inv["f"]
         if f == "read" and status == "ok":
-            done["value"] = self.model.read(key)
+            stale = bool(inv.get("final")) and inv["node"] == self.spec.nodes[0]
+            done["value"] = self.model.read(key, stale)
             if self.spec.workload != "set":
                 done["context"] = list(done["value"])
             if self.spec.workload == "register":
@@ -279,12 +300,14 @@ def generate(spec: Spec) -> Synthetic:
     if healing is not None:
         t = run.nemesis(max(t, run.faulty_until), *healing)
     run.model.settle()
+    readers = spec.nodes[: spec.final_nodes] if spec.final_nodes > 1 else (None,)
     for key in sorted(run.written):
-        t = run.now + MS
-        run.complete(t + run.invoke(t, 0, final=key), 0, status="ok")
+        for node in readers:
+            t = run.now + MS
+            run.complete(t + run.invoke(t, 0, final=key, node=node), 0, status="ok")
     if spec.samples:
         run.samples(run.now)
-    return Synthetic(run.history, _test(spec), run.model.lost)
+    return Synthetic(run.history, _test(spec), run.model.lost, run.model.stale())
 
 
 def _test(spec: Spec) -> dict[str, Any]:

@@ -157,3 +157,30 @@ def test_write_acknowledged_after_the_final_reads_began_is_unchecked(crafted):
     result = check(crafted)
     assert result.valid == "unknown"
     assert result.details["unchecked"] == ["w-1"]
+
+
+def test_final_read_holding_neither_a_write_nor_its_descendant_is_stale_final(crafted):
+    crafted.call(0, "write", "r1", "w-1", context=[], at=0.1)
+    crafted.call(0, "write", "r1", "w-2", context=["w-1"], at=0.2)
+    crafted.call(1, "read", "r1", at=1.0, result=["w-1"], final=True, node="n1")  # index 5
+    crafted.call(2, "read", "r1", at=1.1, result=["w-2"], final=True, node="n2")
+    result = check(crafted)
+    assert result.valid is False
+    assert result.details["lost_count"] == 0  # the union holds w-2, which covers w-1
+    assert result.details["stale_final"] == [
+        {"key": "r1", "node": "n1", "index": 5, "time": 1 * S, "missing": ["w-2"]}
+        | {"missing_count": 1}
+    ]
+
+
+def test_final_reads_holding_a_descendant_or_a_deleted_write_are_not_stale(crafted):
+    crafted.call(0, "write", "r1", "w-1", context=[], at=0.1)
+    crafted.call(0, "write", "r1", "w-2", context=["w-1"], at=0.2, outcome="info")
+    crafted.call(0, "write", "r2", "w-3", context=[], at=0.3)
+    crafted.call(0, "delete", "r2", context=["w-3"], at=0.4)
+    for i, node in enumerate(("n1", "n2")):
+        crafted.call(1 + i, "read", "r1", at=1.0 + i, result=["w-2"], final=True, node=node)
+        crafted.call(1 + i, "read", "r2", at=1.5 + i, result=[], final=True, node=node)
+    result = check(crafted)
+    assert result.valid is True
+    assert result.details["stale_final_count"] == 0

@@ -94,16 +94,43 @@ def test_add_acknowledged_after_the_final_read_began_is_unchecked_and_unknown(cr
     assert result.details["lost_count"] == 0
 
 
-def test_an_element_in_any_final_read_is_present(crafted):
+def test_final_read_missing_an_acknowledged_add_another_holds_is_stale_final(crafted):
     h = crafted
     h.call(0, "add", "s1", 1, at=0.1)
     h.call(0, "add", "s1", 2, at=0.2)
-    h.call(1, "read", "s1", at=1.0, result=[1], final=True, node="n1")
+    h.call(1, "read", "s1", at=1.0, result=[1], final=True, node="n1")  # index 5
     h.call(2, "read", "s1", at=1.1, result=[1, 2], final=True, node="n2")
     result = SetFull().check(h.history(), {})
-    assert result.valid is True
-    assert result.details["lost_count"] == 0
+    assert result.valid is False
+    assert result.details["lost_count"] == 0  # the final state (the union) holds 2
     assert result.details["final_disagreements"] == 1
+    assert result.details["stale_final"] == [
+        {"key": "s1", "node": "n1", "index": 5, "time": 1 * S, "missing": [2], "missing_count": 1}
+    ]
+
+
+def test_final_reads_that_all_hold_every_acknowledged_add_are_valid(crafted):
+    h = crafted
+    h.call(0, "add", "s1", 1, at=0.1)
+    h.call(0, "add", "s1", 2, at=0.2)
+    h.call(0, "add", "s1", 3, at=0.3, outcome="info")  # not acknowledged: not required
+    h.call(1, "read", "s1", at=1.0, result=[1, 2], final=True, node="n1")
+    h.call(2, "read", "s1", at=1.1, result=[1, 2, 3], final=True, node="n2")
+    result = SetFull().check(h.history(), {})
+    assert result.valid is True
+    assert result.details["stale_final_count"] == 0
+
+
+def test_final_read_begun_before_an_add_was_acknowledged_need_not_hold_it(crafted):
+    h = crafted
+    h.invoke(1, "add", 1.0, "s1", 7)
+    h.invoke(0, "read", 1.1, "s1", final=True, node="n1")
+    h.op("ok", 1, "add", 1.2, key="s1", value=7)
+    h.op("ok", 0, "read", 1.3, key="s1", value=[], final=True, node="n1")
+    h.call(2, "read", "s1", at=1.4, result=[7], final=True, node="n2")
+    result = SetFull().check(h.history(), {})
+    assert result.valid is True
+    assert result.details["stale_final_count"] == 0
 
 
 def test_without_final_marks_the_last_ok_read_is_the_final_one(crafted):
