@@ -1,0 +1,151 @@
+"""Many seeds, one verdict: run schedules, shrink a failing one, print how to replay it.
+
+``explore(range(1000))`` plays the schedule of each seed and stops at the first that breaks
+an invariant; ``shrink`` then removes steps from that schedule while the same invariant
+still breaks (a run is a function of its seed and schedule, so each try is exact), and
+``Failure.report`` prints the violation, the command that replays the seed and the shrunk
+schedule. ``python -m tests.sim`` is the same from the command line.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.sim.run import Outcome, run
+from tests.sim.schedule import Schedule, Step, generate
+
+SUMMARY: list[str] = []
+"""Lines the simulation tests leave for the end of the pytest session (``conftest``)."""
+
+
+@dataclass
+class Tally:
+    """What a batch of runs covered."""
+
+    schedules: int = 0
+    seconds: float = 0.0
+    virtual_seconds: float = 0.0
+    messages: int = 0
+    ops: int = 0
+    checked: dict[str, int] = field(default_factory=dict)
+    stray_copies: int = 0
+    stranded_seeds: list[int] = field(default_factory=list)
+
+    def add(self, outcome: Outcome) -> None:
+        self.schedules += 1
+        self.virtual_seconds += outcome.virtual_time
+        self.messages += outcome.messages
+        self.ops += sum(1 for op in outcome.history if op["type"] == "invoke")
+        self.stray_copies += outcome.stray_copies
+        if outcome.stranded:
+            self.stranded_seeds.append(outcome.seed)
+        for name, n in outcome.checked.items():
+            self.checked[name] = self.checked.get(name, 0) + n
+
+    def summary(self) -> str:
+        rate = self.schedules / self.seconds if self.seconds else 0.0
+        lines = [
+            f"{self.schedules} schedules in {self.seconds:.1f}s ({rate:.1f}/s); "
+            f"{self.virtual_seconds:,.0f}s of virtual time, {self.ops:,} client and fault ops, "
+            f"{self.messages:,} messages",
+            "invariants checked: "
+            + ", ".join(f"{name} {n:,}" for name, n in sorted(self.checked.items())),
+        ]
+        if self.stray_copies:
+            lines.append(
+                f"stray copies left on non-replicas after settling (covered by the replicas, "
+                f"not a violation): {self.stray_copies}"
+            )
+        if self.stranded_seeds:
+            lines.append(
+                "known bug, reported not failed: a non-replica keeps versions its replicas "
+                f"lack after settling, seeds {self.stranded_seeds[:10]}"
+            )
+        return "\n".join(lines)
+
+
+@dataclass
+class Failure:
+    seed: int
+    outcome: Outcome
+    shrunk: Schedule | None = None
+    mutant: str | None = None
+
+    def command(self) -> str:
+        mutant = f" --mutant {self.mutant}" if self.mutant else ""
+        return f"python -m tests.sim --seed {self.seed}{mutant}"
+
+    def report(self) -> str:
+        lines = [
+            f"seed {self.seed} breaks {', '.join(sorted(self.invariants))}:",
+            *(f"  {v}" for v in self.outcome.violations[:5]),
+            f"replay: {self.command()}",
+        ]
+        if self.shrunk is not None:
+            lines += [
+                f"shrunk to {len(self.shrunk.steps)} of {len(self.outcome.schedule.steps)} "
+                f"steps (replay: {self.command()} --schedule {shlex.quote(self.shrunk.dumps())}):",
+                self.shrunk.describe(),
+            ]
+        return "\n".join(lines)
+
+    @property
+    def invariants(self) -> set[str]:
+        return {v.invariant for v in self.outcome.violations}
+
+
+def explore(
+    seeds: Iterable[int],
+    *,
+    mutant: Any = None,
+    tally: Tally | None = None,
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> Failure | None:
+    """Run each seed's schedule until one fails; the failure (unshrunk) or None."""
+    tally = tally if tally is not None else Tally()
+    started = time.perf_counter()
+    try:
+        for seed in seeds:
+            outcome = run(generate(seed), seed, mutant=mutant)
+            tally.add(outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
+            if not outcome.ok:
+                return Failure(seed, outcome, mutant=mutant.name if mutant else None)
+        return None
+    finally:
+        tally.seconds += time.perf_counter() - started
+
+
+def shrink(failure: Failure, *, mutant: Any = None, budget: int = 300) -> Schedule:
+    """The smallest schedule found (removing chunks of steps, then single steps) on which
+    the seed still breaks one of the same invariants; at most ``budget`` runs."""
+    target = failure.invariants
+    schedule = failure.outcome.schedule
+    steps = list(schedule.steps)
+    runs = 0
+
+    def still_fails(candidate: list[Step]) -> bool:
+        nonlocal runs
+        runs += 1
+        outcome = run(schedule.with_steps(candidate), failure.seed, mutant=mutant)
+        return bool({v.invariant for v in outcome.violations} & target)
+
+    chunk = max(1, len(steps) // 2)
+    while chunk >= 1 and runs < budget:
+        i = 0
+        removed = False
+        while i < len(steps) and runs < budget:
+            candidate = steps[:i] + steps[i + chunk :]
+            if candidate != steps and still_fails(candidate):
+                steps = candidate
+                removed = True
+            else:
+                i += chunk
+        if not removed:
+            chunk //= 2
+    return schedule.with_steps(steps)
