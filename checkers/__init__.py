@@ -17,7 +17,17 @@ from checkers.convergence import Convergence
 from checkers.faults import Window, fault_windows
 from checkers.history import History, HistoryError, load, validate
 from checkers.latency import Latency
-from checkers.result import UNKNOWN, Checker, Compose, Result, Validity, compose, merge_validity
+from checkers.result import (
+    NOT_MEASURED,
+    UNKNOWN,
+    Checker,
+    Compose,
+    Result,
+    Validity,
+    compose,
+    merge_validity,
+)
+from checkers.resurrection import Resurrection
 from checkers.set_full import SetFull
 
 DURABILITY: dict[str, type[SetFull] | type[CausalRegister]] = {
@@ -28,13 +38,20 @@ DURABILITY: dict[str, type[SetFull] | type[CausalRegister]] = {
 
 def for_test(test: Mapping[str, Any]) -> Compose:
     """The checkers for a test's workload: its durability checker (``set``, ``register``;
-    none for ``kv``), then availability, latency and convergence."""
+    none for ``kv``), then availability, latency and convergence, then the checkers of
+    ops only some runs record (each says "not measured" in a run without them)."""
     durability = DURABILITY.get(str(test.get("workload", "")))
-    measures: tuple[Checker, ...] = (Availability(), Latency(), Convergence())
+    measures: tuple[Checker, ...] = (
+        Availability(),
+        Latency(),
+        Convergence(),
+        Resurrection(),
+    )
     return compose(*((durability(),) if durability else ()), *measures)
 
 
 __all__ = [
+    "NOT_MEASURED",
     "UNKNOWN",
     "Availability",
     "CausalRegister",
@@ -45,6 +62,7 @@ __all__ = [
     "HistoryError",
     "Latency",
     "Result",
+    "Resurrection",
     "SetFull",
     "Validity",
     "Window",

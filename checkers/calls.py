@@ -8,10 +8,10 @@ Jepsen. Convergence samples need no invoke, so they are kept as single ops.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from checkers.history import CONVERGENCE, NEMESIS, Op, derived
+from checkers.history import CONVERGENCE, NEMESIS, OBSERVERS, Op, derived
 
 Call = tuple[Op, Op | None]
 
@@ -22,13 +22,16 @@ GET_FS = frozenset({"read"})
 @dataclass(frozen=True)
 class Calls:
     """``client`` and ``nemesis`` calls in invoke order; ``completed``: the client calls
-    that completed, in completion order; ``samples``: convergence samples."""
+    that completed, in completion order; ``samples``: convergence samples;
+    ``observed``: the completions of the other observer processes (``anti-entropy``,
+    ``harness``), in history order."""
 
     client: list[Call]
     nemesis: list[Call]
     completed: list[Call]
     samples: list[Op]
     end_time: int
+    observed: list[Op] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -92,12 +95,13 @@ def _pair(history: Sequence[Op]) -> Calls:
     nemesis: list[Call] = []
     samples: list[Op] = []
     completed: list[Call] = []
+    observed: list[Op] = []
     pending: dict[object, tuple[list[Call], int]] = {}
     for op in history:
         p = op["process"]
-        if p == CONVERGENCE:
+        if p in OBSERVERS:
             if op["type"] != "invoke":
-                samples.append(op)
+                (samples if p == CONVERGENCE else observed).append(op)
             continue
         if op["type"] == "invoke":
             into = nemesis if p == NEMESIS else client
@@ -109,7 +113,7 @@ def _pair(history: Sequence[Op]) -> Calls:
             if into is client:
                 completed.append(call)
     end_time = history[-1]["time"] if history else 0
-    return Calls(client, nemesis, completed, samples, end_time)
+    return Calls(client, nemesis, completed, samples, end_time, observed)
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ class CausalRegister:
                 acknowledged += done is not None and done["type"] == "ok"
             elif f == "delete":
                 deletes.append(call)
-        versions = _Versions(writes)
+        versions = Versions(writes)
         finals = final_reads(reads)
         durability = _durability(writes, deletes, finals, versions, history)
         found = _scan_reads(reads, writes, versions)
@@ -97,7 +97,7 @@ class CausalRegister:
         return Result(self.name, verdict(anomalies, details["unchecked_count"]), details)
 
 
-class _Versions:
+class Versions:
     """The supersession graph: each version's context, its write's invoke time, and the
     versions that superseded it (writes not known to have failed)."""
 
@@ -140,7 +140,7 @@ def _durability(
     writes: Mapping[Any, Call],
     deletes: Sequence[Call],
     finals: Mapping[object, Final],
-    versions: _Versions,
+    versions: Versions,
     history: Sequence[Op],
 ) -> dict[str, Any]:
     deleted: dict[object, list[Call]] = {}
@@ -200,7 +200,7 @@ def _stale_finals(
     finals: Mapping[object, Final],
     covered: Mapping[object, set[Any]],
     by_delete: Mapping[object, set[Any]],
-    versions: _Versions,
+    versions: Versions,
 ) -> list[dict[str, Any]]:
     """Final reads that hold neither an ok write acknowledged before they began nor a
     descendant of it (and no delete covers it), where the key's final state does (else
@@ -234,7 +234,7 @@ def _stale_finals(
 
 
 def _lost_record(
-    v: Any, key: object, inv: Op, done: Op, windows: list[str], versions: _Versions
+    v: Any, key: object, inv: Op, done: Op, windows: list[str], versions: Versions
 ) -> dict[str, Any]:
     return {
         "id": v,
@@ -249,7 +249,7 @@ def _lost_record(
 
 
 def _resurrections(
-    key: object, held: set[Any], deletes: Iterable[Call], final: Final, versions: _Versions
+    key: object, held: set[Any], deletes: Iterable[Call], final: Final, versions: Versions
 ) -> list[dict[str, Any]]:
     """Ok deletes whose context holds, or descends from, a version the final read holds."""
     if not held:
@@ -275,7 +275,7 @@ class _ReadFindings:
 
 
 def _scan_reads(
-    reads: Sequence[Call], writes: Mapping[Any, Call], versions: _Versions
+    reads: Sequence[Call], writes: Mapping[Any, Call], versions: Versions
 ) -> _ReadFindings:
     """Every ok read once: its versions' origins, its false conflicts, its sibling count."""
     found = _ReadFindings()
@@ -317,7 +317,7 @@ def _stranger(v: Any, key: object, done: Op, write: Call | None, found: _ReadFin
     found.phantom.append({"id": v, "key": key, "index": done["index"], "reason": reason})
 
 
-def _false_conflict(siblings: Sequence[Any], versions: _Versions) -> list[dict[str, Any]]:
+def _false_conflict(siblings: Sequence[Any], versions: Versions) -> list[dict[str, Any]]:
     """(version, ancestor) pairs among one read's siblings: one search from all of them,
     pairs named only on a hit."""
     present = set(siblings)

@@ -23,7 +23,12 @@ TYPES = frozenset({"invoke", "ok", "fail", "info"})
 COMPLETIONS = frozenset({"ok", "fail", "info"})
 NEMESIS = "nemesis"
 CONVERGENCE = "convergence"
-SPECIAL_PROCESSES = frozenset({NEMESIS, CONVERGENCE})
+ANTI_ENTROPY = "anti-entropy"
+HARNESS = "harness"
+OBSERVERS = frozenset({CONVERGENCE, ANTI_ENTROPY, HARNESS})
+"""Processes that record what the harness observed (samples, counters), not client calls:
+their ops are single completions (an invoke before one is allowed and ignored)."""
+SPECIAL_PROCESSES = frozenset({NEMESIS}) | OBSERVERS
 
 _CHUNK = 20_000
 
@@ -155,7 +160,7 @@ def validate(ops: Sequence[Op], limit: int = 100) -> list[str]:
             continue
         p = op.get("process")
         if not _process_ok(p):
-            problem(i, f"process {p!r} is neither an int nor nemesis/convergence")
+            problem(i, f"process {p!r} is neither an int nor one of {sorted(SPECIAL_PROCESSES)}")
             continue
         t = op.get("time")
         if not _is_int(t) or t < 0:
@@ -167,7 +172,7 @@ def validate(ops: Sequence[Op], limit: int = 100) -> list[str]:
         f = op.get("f")
         if not isinstance(f, str):
             problem(i, f"f {f!r} is not a string")
-        if p == CONVERGENCE:
+        if p in OBSERVERS:
             continue
         if kind == "invoke":
             if p in pending:

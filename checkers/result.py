@@ -1,7 +1,9 @@
 """The checker protocol, its result, and composition.
 
 A checker is anything with a ``name`` and ``check(history, test) -> Result``. Verdicts
-are ``True``, ``False`` or ``"unknown"``; combined, false beats unknown beats true.
+are ``True``, ``False`` or ``"unknown"``; combined, false beats unknown beats true. A
+checker whose ops the history lacks says ``"not measured"``, which a combined verdict
+leaves out: never invalid, never a valid it did not earn.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from checkers.history import Op, as_history
 
-Validity = bool | Literal["unknown"]
+Validity = bool | Literal["unknown", "not measured"]
 UNKNOWN: Literal["unknown"] = "unknown"
+NOT_MEASURED: Literal["not measured"] = "not measured"
 
 MAX_LISTED = 1000
 """How many records of one anomaly class a result lists; its ``*_count`` stays exact."""
@@ -52,8 +55,9 @@ class Checker(Protocol):
 
 
 def merge_validity(verdicts: Iterable[Validity]) -> Validity:
-    """False beats unknown beats true; nothing to judge is true."""
-    seen = set(verdicts)
+    """False beats unknown beats true; "not measured" counts for nothing; nothing to
+    judge is true."""
+    seen = set(verdicts) - {NOT_MEASURED}
     if False in seen:
         return False
     if UNKNOWN in seen:
@@ -66,6 +70,11 @@ def verdict(anomalies: int, undecided: int = 0) -> Validity:
     if anomalies:
         return False
     return UNKNOWN if undecided else True
+
+
+def not_measured(name: str, missing: str) -> Result:
+    """The result of a checker whose ops the history lacks (``missing`` says which)."""
+    return Result(name, NOT_MEASURED, {"not_measured": f"no {missing} in the history"})
 
 
 def listed(name: str, records: Sequence[Any]) -> dict[str, Any]:

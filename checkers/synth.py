@@ -13,7 +13,10 @@ may be visible for a while first. What the store really lost comes back as
 ``Synthetic.lost``: the ground truth to check a checker against. ``stale_at`` names
 acknowledged writes that one replica never got: the final reads through the stale node
 (the first of ``nodes``; ``final_nodes`` of them read every key) miss them, the others
-hold them; ``Synthetic.stale`` lists those still held at the end.
+hold them; ``Synthetic.stale`` lists those still held at the end. ``resurrect_at``
+names acknowledged deletes (0 = the first ok delete) whose tombstone the store loses:
+what they superseded stays readable, and ``Synthetic.resurrected`` lists the versions
+that a read invoked after such a delete's ack returned.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ class Spec:
     fault_for: int = 1 * SECOND
     lose_at: frozenset[int] = frozenset()
     stale_at: frozenset[int] = frozenset()
+    resurrect_at: frozenset[int] = frozenset()
     final_nodes: int = 1
     delete_share: float = 0.05
     samples: bool = True
@@ -63,6 +67,7 @@ class Synthetic:
     test: dict[str, Any]
     lost: list[Any] = field(default_factory=list)
     stale: list[Any] = field(default_factory=list)
+    resurrected: list[Any] = field(default_factory=list)
 
 
 class _Model:
@@ -76,6 +81,9 @@ class _Model:
         self.acked_writes = 0
         self.lost: list[Any] = []
         self.missed: dict[str, set[Any]] = {}
+        self.acked_deletes = 0
+        self.zombies: dict[Any, int] = {}  # version -> ack time of the delete that lost it
+        self.resurrected: set[Any] = set()
 
     def read(self, key: str, stale: bool = False) -> list[Any]:
         """What a read of ``key`` returns; ``stale``: through the replica that missed the
@@ -91,7 +99,12 @@ class _Model:
         """The writes the stale replica missed that the store still holds."""
         return [v for key, vs in self.missed.items() for v in vs if v in self.data.get(key, ())]
 
-    def write(self, key: str, value: Any, context: Iterable[Any], status: str) -> None:
+    def write(self, key: str, value: Any, context: Iterable[Any], status: str, at: int = 0) -> None:
+        if status == "ok" and value is None:
+            n, self.acked_deletes = self.acked_deletes, self.acked_deletes + 1
+            if n in self.spec.resurrect_at:
+                self.zombies.update((v, at) for v in context if v not in self.zombies)
+                return
         if status == "ok" and value is not None:
             n, self.acked_writes = self.acked_writes, self.acked_writes + 1
             if n in self.spec.lose_at:
@@ -208,13 +221,17 @@ class _Run:
         if f == "read" and status == "ok":
             stale = bool(inv.get("final")) and inv["node"] == self.spec.nodes[0]
             done["value"] = self.model.read(key, stale)
+            zombies = self.model.zombies
+            self.model.resurrected.update(
+                v for v in done["value"] if v in zombies and zombies[v] < inv["time"]
+            )
             if self.spec.workload != "set":
                 done["context"] = list(done["value"])
             if self.spec.workload == "register":
                 self.last_read[worker] = (key, done["value"])
         elif f != "read":
             value = inv["value"]
-            self.model.write(key, value, inv.get("context") or (), status)
+            self.model.write(key, value, inv.get("context") or (), status, t)
             self.written.add(key)
         if status != "ok":
             done["error"] = "timeout" if status == "info" else "unavailable"
@@ -307,7 +324,9 @@ def generate(spec: Spec) -> Synthetic:
             run.complete(t + run.invoke(t, 0, final=key, node=node), 0, status="ok")
     if spec.samples:
         run.samples(run.now)
-    return Synthetic(run.history, _test(spec), run.model.lost, run.model.stale())
+    return Synthetic(
+        run.history, _test(spec), run.model.lost, run.model.stale(), sorted(run.model.resurrected)
+    )
 
 
 def _test(spec: Spec) -> dict[str, Any]:

@@ -57,8 +57,16 @@ def test_for_test_picks_the_durability_checker_of_the_workload():
     def names(workload):
         return [c.name for c in for_test({"workload": workload}).checkers]
 
-    measures = ["availability", "latency", "convergence"]
+    measures = ["availability", "latency", "convergence", "resurrection"]
     assert names("set") == ["set", *measures]
     assert names("register") == ["register", *measures]
     assert names("kv") == measures
     assert [c.name for c in for_test({}).checkers] == measures
+
+
+def test_a_checker_that_measured_nothing_leaves_the_verdict_alone():
+    assert merge_validity([True, "not measured"]) is True
+    assert merge_validity(["not measured", False]) is False
+    result = compose(Fixed("a", True), Fixed("b", "not measured")).check([], {})
+    assert result.valid is True
+    assert result.find("b").valid == "not measured"
