@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up a fresh Debian/Ubuntu machine to develop, test and run dynamo-harness:
-# system packages (sshd, iptables, libfaketime, iproute2) and a virtualenv in .venv.
+# system packages (sshd, iptables, libfaketime, iproute2, Redis, etcd) and a virtualenv in .venv.
 # Idempotent; installs only what is missing. Needs root for apt-get.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,11 @@ command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || need+=(iptab
 command -v faketime >/dev/null 2>&1 || need+=(faketime)
 command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || need+=(iproute2)
 command -v pgrep >/dev/null 2>&1 || need+=(procps)
+# the systems under test besides our node (systems/redis, systems/etcd)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v redis-sentinel >/dev/null 2>&1 || need+=(redis-sentinel)
+command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
+command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
 if [ ${#need[@]} -gt 0 ]; then
     echo "setup: installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive

@@ -1,0 +1,45 @@
+"""A client bound to one etcd member, through its JSON gateway.
+
+A set is one key per element under the set's prefix (``<set>/<element>``), so adding is a
+plain put that no concurrent add can overwrite, and reading is one range over the prefix.
+Registers are put / range / delete of one key. Every read is etcd's default, linearizable
+(it goes through the leader); a member cut off from the majority cannot answer it.
+"""
+
+from __future__ import annotations
+
+from systems.etcd.gateway import Gateway, b64, prefix_end, unb64
+
+CLIENT_PORT = 2379
+
+
+class EtcdClient:
+    def __init__(self, host: str, timeout: float, *, port: int = CLIENT_PORT) -> None:
+        self.gateway = Gateway(host, port, timeout)
+
+    # sets
+
+    async def add(self, key: str, element: int) -> None:
+        await self.gateway.call("kv/put", {"key": b64(f"{key}/{element}"), "value": b64("1")})
+
+    async def read_set(self, key: str) -> set[int]:
+        prefix = f"{key}/"
+        span = {"key": b64(prefix), "range_end": b64(prefix_end(prefix)), "keys_only": True}
+        got = await self.gateway.call("kv/range", span)
+        return {int(unb64(kv["key"])[len(prefix) :]) for kv in got.get("kvs", ())}
+
+    # registers
+
+    async def write(self, key: str, value: str) -> None:
+        await self.gateway.call("kv/put", {"key": b64(key), "value": b64(value)})
+
+    async def read(self, key: str) -> str | None:
+        got = await self.gateway.call("kv/range", {"key": b64(key)})
+        kvs = got.get("kvs") or ()
+        return unb64(kvs[0]["value"]) if kvs else None
+
+    async def delete(self, key: str) -> None:
+        await self.gateway.call("kv/deleterange", {"key": b64(key)})
+
+    async def close(self) -> None:
+        await self.gateway.close()
