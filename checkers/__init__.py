@@ -17,6 +17,7 @@ from checkers.convergence import Convergence
 from checkers.faults import Window, fault_windows
 from checkers.history import History, HistoryError, load, validate
 from checkers.latency import Latency
+from checkers.nodes import Hints, NodeCounters
 from checkers.result import (
     NOT_MEASURED,
     UNKNOWN,
@@ -46,6 +47,8 @@ def for_test(test: Mapping[str, Any]) -> Compose:
         Latency(),
         Convergence(),
         Resurrection(),
+        NodeCounters(),
+        Hints(),
     )
     return compose(*((durability(),) if durability else ()), *measures)
 
@@ -58,9 +61,11 @@ __all__ = [
     "Checker",
     "Compose",
     "Convergence",
+    "Hints",
     "History",
     "HistoryError",
     "Latency",
+    "NodeCounters",
     "Result",
     "Resurrection",
     "SetFull",

@@ -16,7 +16,10 @@ acknowledged writes that one replica never got: the final reads through the stal
 hold them; ``Synthetic.stale`` lists those still held at the end. ``resurrect_at``
 names acknowledged deletes (0 = the first ok delete) whose tombstone the store loses:
 what they superseded stays readable, and ``Synthetic.resurrected`` lists the versions
-that a read invoked after such a delete's ack returned.
+that a read invoked after such a delete's ack returned. ``counters`` ends the history
+with the nodes' counters (a ``harness`` ``node-counters`` op): each write acknowledged
+inside a fault window stored one hint, all delivered but ``drop_hints`` of them, which
+the first node dropped undelivered.
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ class Spec:
     lose_at: frozenset[int] = frozenset()
     stale_at: frozenset[int] = frozenset()
     resurrect_at: frozenset[int] = frozenset()
+    counters: bool = False
+    drop_hints: int = 0
     final_nodes: int = 1
     delete_share: float = 0.05
     samples: bool = True
@@ -82,6 +87,7 @@ class _Model:
         self.lost: list[Any] = []
         self.missed: dict[str, set[Any]] = {}
         self.acked_deletes = 0
+        self.hints: dict[str, int] = {}
         self.zombies: dict[Any, int] = {}  # version -> ack time of the delete that lost it
         self.resurrected: set[Any] = set()
 
@@ -230,6 +236,9 @@ class _Run:
             if self.spec.workload == "register":
                 self.last_read[worker] = (key, done["value"])
         elif f != "read":
+            if status == "ok" and t < self.faulty_until:
+                hints = self.model.hints
+                hints[inv["node"]] = hints.get(inv["node"], 0) + 1
             value = inv["value"]
             self.model.write(key, value, inv.get("context") or (), status, t)
             self.written.add(key)
@@ -267,6 +276,19 @@ class _Run:
             return {"nodes": sorted(nodes[:half]), "probability": 0.2}
         return sorted(nodes[:1])
 
+    def counters(self, t: int) -> None:
+        first, hints = self.spec.nodes[0], self.model.hints
+        value = {
+            node: _counters(
+                hints.get(node, 0) + (self.spec.drop_hints if node == first else 0),
+                self.spec.drop_hints if node == first else 0,
+            )
+            for node in self.spec.nodes
+        }
+        self.emit(
+            {"type": "ok", "process": "harness", "time": t, "f": "node-counters"} | {"value": value}
+        )
+
     def samples(self, t: int) -> int:
         keys = sorted(self.written)[:_SAMPLED_KEYS]
         replicas = {key: sorted(self.rng.sample(self.spec.nodes, 3)) for key in keys}
@@ -283,6 +305,18 @@ class _Run:
                     )
                     t += 10_000
         return t
+
+
+def _counters(stored: int, dropped: int) -> dict[str, int]:
+    return {
+        "hints_stored": stored,
+        "hints_delivered": stored - dropped,
+        "hints_failed": dropped,
+        "hints_dropped": dropped,
+        "read_repairs": 0,
+        "ae_keys_repaired": 0,
+        "tombstones_reaped": 0,
+    }
 
 
 def generate(spec: Spec) -> Synthetic:
@@ -324,6 +358,8 @@ def generate(spec: Spec) -> Synthetic:
             run.complete(t + run.invoke(t, 0, final=key, node=node), 0, status="ok")
     if spec.samples:
         run.samples(run.now)
+    if spec.counters:
+        run.counters(run.now + MS)
     return Synthetic(
         run.history, _test(spec), run.model.lost, run.model.stale(), sorted(run.model.resurrected)
     )

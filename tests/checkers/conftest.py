@@ -63,6 +63,9 @@ class Crafted:
     def sample(self, key: str, node: str, value: list[Any], at: float, type: str = "ok") -> None:
         self.op(type, "convergence", "read-local", at, key=key, node=node, value=value)
 
+    def counters(self, value: dict[str, Any], at: float) -> None:
+        self.op("ok", "harness", "node-counters", at, value=value)
+
     def history(self) -> History:
         return History(self.ops)
 
