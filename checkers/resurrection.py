@@ -6,13 +6,20 @@ the delete is acknowledged (its ``ok``), those versions and every ancestor of th
 (through the contexts of the writes, as in ``checkers.causal``) are *dead*. A read of
 the key invoked after that ack may return nothing, versions the delete did not name
 (concurrent writes, writes begun later), or their descendants; a dead version in it is
-**resurrected** (verdict false): a tombstone was lost, reaped too early, or outvoted
-by a replica that never saw it. Reads during the run, after heal, after anti-entropy
-and the final reads all count.
+**resurrected** when the read is a final one (after heal and settle; verdict false): a
+tombstone was lost, reaped too early, or outvoted by a replica that never saw it.
+
+A read *during the run* that returns a dead version is a stale read, not a resurrection:
+under a sloppy quorum a delete acknowledged by fallbacks (or by owners the failure
+detector still counts down just after a heal) is not yet on the replicas another read
+asks, exactly as an acknowledged write need not be — Dynamo promises neither
+read-your-writes nor read-your-deletes. Those reads are listed as
+``stale_after_delete`` (with how long after the ack) and change no verdict; a delete
+that never reaches them shows in the final reads.
 
 Verdict: false on any resurrection; true when at least one acknowledged delete had a
-read of its key invoked after its ack; ``"unknown"`` when none had; ``"not measured"``
-when no delete was acknowledged.
+final read of its key invoked after its ack; ``"unknown"`` when none had; ``"not
+measured"`` when no delete was acknowledged.
 """
 
 from __future__ import annotations
@@ -52,15 +59,17 @@ class Resurrection:
         by_key: dict[object, list[Call]] = {}
         for call in deletes:
             by_key.setdefault(call[0].get("key"), []).append(call)
-        resurrected: list[dict[str, Any]] = []
+        found: list[dict[str, Any]] = []
         checked: set[int] = set()
         for key, key_deletes in by_key.items():
-            resurrected += _scan(key, key_deletes, reads.get(key, ()), versions, checked)
-        resurrected.sort(key=lambda r: (r["read_index"], r["delete_index"]))
+            found += _scan(key, key_deletes, reads.get(key, ()), versions, checked)
+        found.sort(key=lambda r: (r["read_index"], r["delete_index"]))
+        resurrected = [r for r in found if r["final"]]
         details: dict[str, Any] = {
             "deletes": len(deletes),
             "deletes_read_after": len(checked),
             **listed("resurrected", resurrected),
+            **listed("stale_after_delete", [r for r in found if not r["final"]]),
         }
         valid = False if resurrected else True if checked else UNKNOWN
         return Result(self.name, valid, details)
@@ -75,20 +84,22 @@ def _scan(
 ) -> list[dict[str, Any]]:
     """One pass over a key's reads in invoke order, the dead versions growing as the
     deletes acknowledged before each read are taken in (``checked`` gets the index of
-    each delete some read followed)."""
+    each delete some final read followed). Every read that returned a dead version is
+    listed, marked ``final`` or not."""
     deletes = sorted(deletes, key=lambda c: c[1]["time"] if c[1] else 0)
     dead: dict[Any, Op] = {}  # version -> the ack of the first delete that killed it
     taken = marked = 0
     out: list[dict[str, Any]] = []
     for inv, done in reads:
         assert done is not None
+        final = bool(inv.get("final") or done.get("final"))
         while taken < len(deletes) and _acked(deletes[taken]) < inv["time"]:
             d_inv, d_done = deletes[taken]
             context = set(d_inv.get("context") or ())
             for v in context | versions.ancestors(context):
                 dead.setdefault(v, d_done)
             taken += 1
-        if taken > marked:
+        if final and taken > marked:
             checked.update(_acked_index(d) for d in deletes[marked:taken])
             marked = taken
         back = [v for v in done["value"] or () if v in dead]
@@ -101,7 +112,7 @@ def _scan(
                     "delete_index": ack["index"],
                     "read_index": done["index"],
                     "node": inv.get("node"),
-                    "final": bool(inv.get("final") or done.get("final")),
+                    "final": final,
                     "after": (inv["time"] - ack["time"]) * NS,
                 }
             )

@@ -16,7 +16,7 @@ acknowledged writes that one replica never got: the final reads through the stal
 hold them; ``Synthetic.stale`` lists those still held at the end. ``resurrect_at``
 names acknowledged deletes (0 = the first ok delete) whose tombstone the store loses:
 what they superseded stays readable, and ``Synthetic.resurrected`` lists the versions
-that a read invoked after such a delete's ack returned. ``counters`` ends the history
+that a final read invoked after such a delete's ack returned. ``counters`` ends the history
 with the nodes' counters (a ``harness`` ``node-counters`` op): each write acknowledged
 inside a fault window stored one hint, all delivered but ``drop_hints`` of them, which
 the first node dropped undelivered.
@@ -228,9 +228,10 @@ class _Run:
             stale = bool(inv.get("final")) and inv["node"] == self.spec.nodes[0]
             done["value"] = self.model.read(key, stale)
             zombies = self.model.zombies
-            self.model.resurrected.update(
-                v for v in done["value"] if v in zombies and zombies[v] < inv["time"]
-            )
+            if inv.get("final"):
+                self.model.resurrected.update(
+                    v for v in done["value"] if v in zombies and zombies[v] < inv["time"]
+                )
             if self.spec.workload != "set":
                 done["context"] = list(done["value"])
             if self.spec.workload == "register":
