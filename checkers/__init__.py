@@ -11,6 +11,7 @@ and ``faults`` (invoke/completion pairs, fault windows) → one module per check
 from collections.abc import Mapping
 from typing import Any
 
+from checkers.anti_entropy import AntiEntropyConvergence
 from checkers.availability import Availability
 from checkers.causal import CausalRegister
 from checkers.convergence import Convergence
@@ -46,6 +47,7 @@ def for_test(test: Mapping[str, Any]) -> Compose:
         Availability(),
         Latency(),
         Convergence(),
+        AntiEntropyConvergence(),
         Resurrection(),
         NodeCounters(),
         Hints(),
@@ -56,6 +58,7 @@ def for_test(test: Mapping[str, Any]) -> Compose:
 __all__ = [
     "NOT_MEASURED",
     "UNKNOWN",
+    "AntiEntropyConvergence",
     "Availability",
     "CausalRegister",
     "Checker",

@@ -62,6 +62,9 @@ METRIC_HELP: dict[str, str] = {
     "lost_latency.<stat>": "ack to last sighting of a lost element, seconds (set workload)",
     "convergence": "seconds from the last heal until all replicas agreed",
     "convergence.diverged": "keys whose replicas still disagreed at the end",
+    "anti_entropy": "seconds of the anti-entropy phase until all replicas agreed",
+    "anti_entropy.diverged": "keys whose replicas still disagreed when the phase's bound passed",
+    "anti_entropy.work": "keys whose replicas disagreed when the anti-entropy phase began",
 }
 _PATTERNS = [
     re.compile(p)
@@ -74,6 +77,7 @@ _PATTERNS = [
         r"siblings\.(max|p99|mean)",
         r"(stable|lost)_latency\." + _STAT,
         r"convergence(\.diverged)?",
+        r"anti_entropy(\.diverged|\.work)?",
     )
 ]
 _BOUND = re.compile(r"^\s*([A-Za-z0-9_.#+\-]+?)\s*(==|!=|<=|>=|<|>)\s*([-+0-9.eE]+)\s*$")
@@ -165,6 +169,11 @@ def metrics(checkers: Mapping[str, Mapping[str, Any]]) -> dict[str, Number | Non
     if (convergence := checkers.get("convergence")) is not None:
         out["convergence"] = convergence.get("time")
         out["convergence.diverged"] = convergence.get("diverged_count")
+    ae = checkers.get("anti_entropy_convergence")
+    if ae is not None and "not_measured" not in ae:
+        out["anti_entropy"] = ae.get("time")
+        out["anti_entropy.diverged"] = ae.get("diverged_count")
+        out["anti_entropy.work"] = ae.get("diverged_at_start")
     return dict(sorted(out.items()))
 
 

@@ -45,6 +45,11 @@ class TestOptions:
     settle: float = opt(
         5.0, "at most this many seconds after healing for hints and transfers to drain"
     )
+    anti_entropy_bound: float = opt(
+        0.0,
+        "after the settle, with no client traffic, read each replica's own copy of every key "
+        "until they agree or this many seconds pass (0: no anti-entropy phase)",
+    )
     final_reads: bool = opt(
         True, "read every key from every node after healing", action=argparse.BooleanOptionalAction
     )
@@ -114,8 +119,8 @@ class TestOptions:
         ):
             if getattr(self, name) <= 0:
                 problems.append(f"--{flag(name)} must be > 0")
-        if self.rate < 0 or self.settle < 0:
-            problems.append("--rate and --settle must be >= 0")
+        if self.rate < 0 or self.settle < 0 or self.anti_entropy_bound < 0:
+            problems.append("--rate, --settle and --anti-entropy-bound must be >= 0")
         if self.concurrency < 1:
             problems.append("--concurrency must be >= 1")
         if self.keys is not None and self.keys < 1:

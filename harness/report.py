@@ -115,6 +115,9 @@ def tables(results: Mapping[str, Any]) -> list[Table]:
         out.append(_latency(checkers["latency"]))
     if "convergence" in checkers:
         out.append(_convergence(checkers["convergence"]))
+    ae = checkers.get("anti_entropy_convergence")
+    if ae is not None and "not_measured" not in ae:
+        out.append(_anti_entropy(ae))
     return out
 
 
@@ -273,6 +276,23 @@ def _convergence(r: Mapping[str, Any]) -> Table:
     ]
     headers = ["samples", "keys", "converged", "seconds after heal", "diverged keys"]
     return Table("Convergence", headers, rows)
+
+
+def _anti_entropy(r: Mapping[str, Any]) -> Table:
+    time = r.get("time")
+    rows = [
+        [
+            r.get("keys"),
+            r.get("diverged_at_start"),
+            r.get("rounds"),
+            r.get("converged"),
+            "no" if time is None else f"{time:.3f}",
+            r.get("bound"),
+            ", ".join(map(str, r.get("diverged", []))) or "-",
+        ]
+    ]
+    headers = ["keys", "apart at start", "rounds", "converged", "seconds", "bound", "diverged"]
+    return Table("Anti-entropy phase (no client traffic)", headers, rows)
 
 
 def write(results: Mapping[str, Any], run_dir: Path) -> list[Path]:

@@ -6,10 +6,12 @@ deployed cluster, a loopback cluster (``bench/``) or anything with the client ca
 Phases: ``workload`` (``--time-limit`` seconds of ops at ``--rate``; the nemesis acts every
 ``--nemesis-interval``), ``heal`` (the nemesis's heal ops, then its teardown — always),
 ``settle`` (until no node has hints or transfers pending, at most ``--settle`` seconds),
-``final reads`` (every final key from every node, ops marked ``final``), ``convergence``
-(each replica's own copy, when the system can read one alone). Ctrl-C or SIGTERM ends
-the current phase at once, records what was in flight as ``info``, heals, and skips the
-reads.
+``anti-entropy`` (with ``--anti-entropy-bound``: no client traffic, each replica's own
+copy of every final key read round after round until they agree or the bound passes —
+``checkers.anti_entropy``), ``final reads`` (every final key from every node, ops marked
+``final``), ``convergence`` (each replica's own copy, when the system can read one
+alone). Ctrl-C or SIGTERM ends the current phase at once, records what was in flight as
+``info``, heals, and skips the reads.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 ClientFactory = Callable[[str, float], Any]
 INTERRUPT_GRACE = 1.0
 SETTLE_POLL = 0.5
+AE_ROUND_GAP = 1.0
 
 
 @dataclass
@@ -152,6 +155,9 @@ class Runner:
         if self.o.settle > 0:
             self.tally.phase = "settle"
             await self._settle()
+        if self.o.anti_entropy_bound > 0 and self.local_reads and not self.interrupted:
+            self.tally.phase = "anti-entropy"
+            await self._until_interrupted(self._anti_entropy())
         if self.o.final_reads and not self.interrupted:
             self.tally.phase = "final reads"
             await self._until_interrupted(self._final_reads())
@@ -301,38 +307,85 @@ class Runner:
             with contextlib.suppress(Exception):
                 await client.close()
 
+    def _holders(self, keys: Sequence[str]) -> dict[str, Sequence[str]]:
+        return {k: (self.replicas(k) if self.replicas else None) or self.nodes for k in keys}
+
     async def _convergence_reads(self) -> None:
         """Each replica's own copy of every final key: did anti-entropy converge them?"""
         keys = self.workload.final_keys()
-        holders = {k: (self.replicas(k) if self.replicas else None) or self.nodes for k in keys}
+        holders = self._holders(keys)
         await asyncio.gather(
             *(self._read_local(n, [k for k in keys if n in holders[k]]) for n in self.nodes)
         )
 
-    async def _read_local(self, node: str, keys: Sequence[str]) -> None:
+    async def _anti_entropy(self) -> None:
+        """No client traffic: rounds of local reads of every final key on each of its
+        replicas, a second apart, until every key's replicas agree or the bound passes."""
+        loop = asyncio.get_running_loop()
+        bound = self.o.anti_entropy_bound
+        keys = self.workload.final_keys()
+        holders = self._holders(keys)
+        self.history.record("ok", "anti-entropy", "start", value={"bound": bound})
+        deadline = loop.time() + bound
+        round_ = 0
+        while not self.interrupted:
+            self.tally.extra["anti-entropy round"] = round_
+            held = await asyncio.gather(
+                *(
+                    self._read_local(
+                        n, [k for k in keys if n in holders[k]], "anti-entropy", round_
+                    )
+                    for n in self.nodes
+                )
+            )
+            states: dict[str, set[Any]] = {}
+            for node_states in held:
+                for key, state in node_states.items():
+                    states.setdefault(key, set()).add(state)
+            apart = sum(1 for s in states.values() if len(s) > 1 or None in s)
+            self.tally.extra["keys apart"] = apart
+            if not apart or loop.time() >= deadline:
+                log.info("anti-entropy phase: %d keys apart after round %d", apart, round_)
+                return
+            round_ += 1
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(
+                    self._interrupt.wait(), min(AE_ROUND_GAP, deadline - loop.time())
+                )
+
+    async def _read_local(
+        self,
+        node: str,
+        keys: Sequence[str],
+        process: str = "convergence",
+        round_: int | None = None,
+    ) -> dict[str, Any]:
+        """Read ``keys`` from ``node``'s own storage, one sample op each; returns each
+        key's state (a frozenset of its versions; None when the read failed)."""
         client = self.make_client(self.endpoints[node], self.o.op_timeout)
-        fields = {"value": None, "node": node}
+        fields: dict[str, Any] = {"node": node}
+        if round_ is not None:
+            fields["round"] = round_
+        states: dict[str, Any] = {}
         try:
             for key in keys:
-                self.history.record("invoke", "convergence", "read-local", key=key, **fields)
+                self.history.record("invoke", process, "read-local", key=key, value=None, **fields)
                 try:
                     got = await client.get(key, local=True)
                 except Exception as e:
                     self.history.record(
-                        **failed(e), process="convergence", f="read-local", key=key, **fields
+                        **failed(e), process=process, f="read-local", key=key, value=None, **fields
                     )
+                    states[key] = None
                     continue
-                self.history.record(
-                    "ok",
-                    "convergence",
-                    "read-local",
-                    key=key,
-                    node=node,
-                    value=self.workload.decode(got.values),
-                )
+                value = self.workload.decode(got.values)
+                self.history.record("ok", process, "read-local", key=key, value=value, **fields)
+                items = value if isinstance(value, list) else [value]
+                states[key] = frozenset(repr(v) for v in items)
         finally:
             with contextlib.suppress(Exception):
                 await client.close()
+        return states
 
     # progress
 

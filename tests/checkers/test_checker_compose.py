@@ -57,7 +57,8 @@ def test_for_test_picks_the_durability_checker_of_the_workload():
     def names(workload):
         return [c.name for c in for_test({"workload": workload}).checkers]
 
-    measures = ["availability", "latency", "convergence", "resurrection"]
+    measures = ["availability", "latency", "convergence", "anti_entropy_convergence"]
+    measures += ["resurrection"]
     measures += ["node_counters", "hints"]
     assert names("set") == ["set", *measures]
     assert names("register") == ["register", *measures]
