@@ -51,7 +51,9 @@ class RegisterWorkload:
         if x < self.read:
             return {"f": "read", "key": key, "value": None}
         self._touched.add(key)
-        if x < self.read + self.blind or known is None:
+        if x < self.read + self.blind or known is None or not known[1]:
+            # after an empty read there is nothing to supersede: a delete would carry no
+            # context (the node refuses one) and a context write is a blind write
             return {"f": "write", "key": key, "value": self._value(), "context": []}
         if x < self.read + self.blind + self.context_write:
             return {"f": "write", "key": key, "value": self._value(), "context": known[1]}
