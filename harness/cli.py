@@ -115,11 +115,7 @@ def cmd_test_all(ns: argparse.Namespace) -> ExitCode:
     try:
         cells = testall.cells_from(ns)
         for cell in cells:
-            _validated(
-                dataclasses.replace(
-                    base, workload=cell.workload, nemesis=cell.nemesis, mode=cell.mode
-                )
-            )
+            _validated(testall.cell_options(base, cell))
     except (ValueError, OSError) as e:
         raise BadArguments(str(e)) from e
     junit_path = Path(base.junit) if base.junit else None  # one file for the whole matrix

@@ -47,11 +47,53 @@ def test_the_summary_row_shows_lost_writes_availability_and_verdict() -> None:
     row = testall.Row(
         testall.Cell("set", "partition", "lww"), ExitCode.INVALID, 30.0, None, results(False, 3)
     )
-    assert row.cells() == ["set", "partition", "lww", 1234, 3, "0.970", "0.012", None, "invalid"]
+    assert row.cells() == [
+        *("set", "partition", "lww", 1234, 3, "0.970", "0.012", None, "invalid", "lost")
+    ]
     crashed = testall.Row(
         testall.Cell("set", "kill", "siblings"), ExitCode.HARNESS_FAILED, 1.0, None, None
     )
-    assert crashed.cells()[-1] == "crashed"
+    assert crashed.cells()[-2:] == ["crashed", "valid — NOT MET"]
+
+
+def test_an_lww_cell_that_loses_writes_is_as_expected_and_a_siblings_cell_that_loses_is_not():
+    def row(mode: str, code: ExitCode, lost: int) -> testall.Row:
+        valid = code == ExitCode.VALID
+        return testall.Row(
+            testall.Cell("set", "partition", mode), code, 1.0, None, results(valid, lost)
+        )
+
+    lww_lost, lww_kept = row("lww", ExitCode.INVALID, 3), row("lww", ExitCode.VALID, 0)
+    sib_ok, sib_lost = row("siblings", ExitCode.VALID, 0), row("siblings", ExitCode.INVALID, 2)
+    assert (lww_lost.as_expected, lww_kept.as_expected) == (True, False)
+    assert (sib_ok.as_expected, sib_lost.as_expected) == (True, False)
+    assert testall.worst(r.verdict for r in (lww_lost, sib_ok)) == ExitCode.VALID
+    assert testall.worst(r.verdict for r in (lww_lost, sib_lost)) == ExitCode.INVALID
+    assert testall.worst(r.verdict for r in (lww_kept, sib_ok)) == ExitCode.INVALID
+    crashed = testall.Row(
+        testall.Cell("set", "kill", "lww"), ExitCode.HARNESS_FAILED, 1, None, None
+    )
+    assert crashed.verdict == ExitCode.HARNESS_FAILED
+    assert lww_kept.cells()[-1] == "lost — NOT MET"
+
+
+def test_without_a_matrix_test_all_runs_the_preset_each_cell_with_a_purpose() -> None:
+    ns = argparse.Namespace(workloads=None, nemeses=None, modes=None, test_count=1)
+    cells = testall.cells_from(ns)
+    assert cells == list(testall.PRESET)
+    assert all(c.purpose for c in cells)
+    assert {c.expectation for c in cells if c.mode == "lww"} == {"lost"}
+    assert {c.expectation for c in cells if c.mode == "siblings"} == {"valid"}
+    assert len({c.name for c in cells}) == len(cells)
+    twice = testall.cells_from(argparse.Namespace(**{**vars(ns), "test_count": 2}))
+    assert len({c.name for c in twice}) == 2 * len(cells)
+    only_kill = argparse.Namespace(workloads=None, nemeses="kill", modes=None, test_count=1)
+    assert {(c.workload, c.mode) for c in testall.cells_from(only_kill)} == {
+        ("set", "siblings"),
+        ("set", "lww"),
+        ("register", "siblings"),
+        ("register", "lww"),
+    }
 
 
 def test_junit_marks_invalid_checkers_and_broken_bounds_as_failures(tmp_path: Path) -> None:
