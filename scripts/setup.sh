@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up a fresh Debian/Ubuntu machine to develop, test and run dynamo-harness:
-# system packages (sshd, iptables, libfaketime, iproute2, Redis, etcd) and a virtualenv in .venv.
+# system packages (sshd, iptables, libfaketime, iproute2, Redis, etcd, fuse3) and a virtualenv in .venv.
 # Idempotent; installs only what is missing. Needs root for apt-get.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,10 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v redis-sentinel >/dev/null 2>&1 || need+=(redis-sentinel)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
+# the power-loss fault (nemesis/powerfs): libfuse3 for the mfusepy binding, fusermount3
+command -v fusermount3 >/dev/null 2>&1 || need+=(fuse3)
+[ -e /usr/include/fuse3/fuse.h ] || need+=(libfuse3-dev)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 if [ ${#need[@]} -gt 0 ]; then
     echo "setup: installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
