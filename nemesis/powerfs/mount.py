@@ -5,6 +5,8 @@ loop must not share a process with anything that touches the mount, or a page fa
 that process could wait on itself) and waits until the control file answers. ``unmount``
 asks ``fusermount3 -u``, falls back to a lazy ``-u -z`` when something still has the mount
 busy, and ends the server. ``mounted`` is the context manager that does both, on any exit.
+The server runs in a session of its own, so a Ctrl-C meant for the caller reaches the caller,
+whose ``finally`` unmounts, and never leaves a dead server behind a live mount.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from nemesis.powerfs.fs import CONTROL
 
@@ -90,20 +94,30 @@ def mount(backing: Path, mountpoint: Path, log: Path | None = None) -> subproces
     mountpoint.mkdir(parents=True, exist_ok=True)
     if is_mounted(mountpoint):
         raise PowerFsError(f"{mountpoint} is already a mount point")
-    out = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115
+    out = open(log, "a+b") if log is not None else tempfile.TemporaryFile()  # noqa: SIM115
     cmd = [sys.executable, "-m", "nemesis.powerfs", "serve", str(backing), str(mountpoint)]
-    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE if log is None else out)
+    with out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=out, start_new_session=True)
+        try:
+            _wait_mounted(proc, mountpoint, out)
+        except BaseException:
+            unmount(mountpoint, proc)
+            raise
+    return proc
+
+
+def _wait_mounted(proc: subprocess.Popen[bytes], mountpoint: Path, out: IO[bytes]) -> None:
     deadline = time.monotonic() + MOUNT_TIMEOUT
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-            raise PowerFsError(f"powerfs exited {proc.returncode} before mounting: {err.strip()}")
+            out.seek(0)
+            said = out.read().decode(errors="replace").strip().splitlines()[-5:]
+            raise PowerFsError(
+                f"powerfs exited {proc.returncode} before mounting: {' / '.join(said)}"
+            )
         if is_mounted(mountpoint) and (mountpoint / CONTROL.lstrip("/")).exists():
-            if proc.stderr is not None:
-                proc.stderr.close()
-            return proc
+            return
         time.sleep(0.05)
-    unmount(mountpoint, proc)
     raise PowerFsError(f"powerfs did not mount {mountpoint} within {MOUNT_TIMEOUT:.0f} s")
 
 

@@ -354,3 +354,16 @@ def test_mount_errors_are_clear(mnt: tuple[Path, Path], tmp_path: Path) -> None:
         mount(tmp_path / "absent", tmp_path / "m2")
     with pytest.raises(PowerFsError, match="is already a mount point"):
         mount(backing, m)
+
+
+def test_a_server_that_dies_before_mounting_is_reported_with_its_words(tmp_path: Path) -> None:
+    from nemesis.powerfs.mount import _wait_mounted
+
+    with (tmp_path / "log").open("a+b") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "import sys; sys.exit('fuse: bad mount point')"],
+            stdout=out,
+            stderr=out,
+        )
+        with pytest.raises(PowerFsError, match="powerfs exited 1 before mounting: fuse: bad mount"):
+            _wait_mounted(proc, tmp_path, out)
