@@ -7,16 +7,23 @@ every acknowledged write is read back. Prints, per build, trials / acked / lost.
 Builds: ``real`` (the node as shipped: WAL, synchronous=FULL, acks after COMMIT), ``sync-off``
 (``bench/sync_off_node.py``: SQLite synchronous=OFF, acks before anything is fsynced) and
 ``buffered`` (``dynamo node --buffered``: acks before COMMIT). ``--fault kill`` skips the
-drop: the control that shows ``kill -9`` alone cannot catch ``sync-off``.
+drop: the control that shows ``kill -9`` alone cannot catch ``sync-off``. ``--nodes 3`` runs
+a loopback cluster (N=3, R=2, W=2), each node on a powerfs mount of its own, and ``--target``
+says whom each trial hits at one instant: ``all`` (the whole replica set of every key) or
+``one`` (n1 only, which a write quorum survives).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +35,7 @@ from dynamo.cluster import LoopbackCluster
 from nemesis.powerfs import drop, mounted
 
 SINGLE = ["--n", "1", "--r", "1", "--w", "1", "--anti-entropy-interval", "0"]
+TRIPLE = ["--n", "3", "--r", "2", "--w", "2", "--anti-entropy-interval", "0"]
 BUILDS: dict[str, tuple[list[str], list[str]]] = {
     # build -> (the command that replaces ``python -m dynamo``, extra node options)
     "real": ([sys.executable, "-m", "dynamo"], []),
@@ -49,31 +57,35 @@ class BuildCluster(LoopbackCluster):
 class Tally:
     build: str
     fault: str
+    nodes: int = 1
+    target: str = "all"
     trials: int = 0
     acked: int = 0
     lost: int = 0
     lost_per_trial: list[int] = field(default_factory=list)
     unstartable: int = 0
-    """Trials after which the node would not start (a corrupt database): all acks lost."""
+    """Restarts refused by a corrupt database (the node then starts on an empty one)."""
 
     def line(self) -> str:
         losing = sum(1 for n in self.lost_per_trial if n)
         return (
-            f"{self.build:<9} fault={self.fault:<5} trials={self.trials:>3} acked={self.acked:>6} "
+            f"{self.build:<9} fault={self.fault:<5} nodes={self.nodes} target={self.target:<3} "
+            f"trials={self.trials:>3} acked={self.acked:>6} "
             f"lost={self.lost:>5} trials_losing={losing} unstartable={self.unstartable}"
         )
 
 
-async def _load(address: str, prefix: str, workers: int, seconds: float) -> list[str]:
-    """Blind puts of fresh keys from ``workers`` connections until the node dies; the keys
-    whose put was acknowledged."""
+async def _load(
+    addresses: list[str], prefix: str, workers: int, stop: threading.Event
+) -> list[str]:
+    """Blind puts of fresh keys from ``workers`` connections (spread over the nodes) until
+    the kill; the keys whose put was acknowledged."""
     acked: list[str] = []
-    deadline = time.monotonic() + seconds + 30
 
     async def worker(w: int) -> None:
-        async with AsyncClient(address, timeout=2.0) as client:
+        async with AsyncClient(addresses[w % len(addresses)], timeout=2.0) as client:
             i = 0
-            while time.monotonic() < deadline:
+            while not stop.is_set():
                 key = f"{prefix}-w{w}-{i}"
                 i += 1
                 try:
@@ -86,14 +98,41 @@ async def _load(address: str, prefix: str, workers: int, seconds: float) -> list
     return acked
 
 
-def _kill_after(cluster: LoopbackCluster, seconds: float) -> None:
+def _kill_after(
+    cluster: LoopbackCluster, names: list[str], seconds: float, stop: threading.Event
+) -> None:
+    """SIGKILL every one of ``names`` at one instant (signals first, then the waits)."""
     time.sleep(seconds)
-    cluster.kill("n1")
+    for name in names:
+        os.kill(cluster.procs[name].pid, signal.SIGKILL)
+    stop.set()
+    for name in names:
+        cluster.procs[name].wait()
 
 
-def lost_keys(address: str, keys: list[str]) -> list[str]:
-    with Client(address, timeout=5.0) as client:
-        return [k for k in keys if k.encode() not in client.get(k, r=1).values]
+def lost_keys(addresses: list[str], keys: list[str]) -> list[str]:
+    with Client(addresses, timeout=5.0) as client:
+        return [k for k in keys if k.encode() not in client.get(k).values]
+
+
+def _wipe(mountpoint: Path) -> None:
+    for path in mountpoint.iterdir():
+        if path.name != ".powerfs":
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+def _restart(cluster: LoopbackCluster, names: list[str], mounts: dict[str, Path]) -> int:
+    """Start ``names`` again; a node whose database will not open (corrupt) starts afresh on
+    an empty data directory. Returns how many would not start."""
+    unstartable = 0
+    for name in names:
+        try:
+            cluster.start([name])
+        except RuntimeError:
+            unstartable += 1
+            _wipe(mounts[name])
+            cluster.start([name])
+    return unstartable
 
 
 def run_trials(
@@ -102,41 +141,46 @@ def run_trials(
     workdir: Path,
     *,
     fault: str = "power",
+    nodes: int = 1,
+    target: str = "all",
     workers: int = 8,
     seconds: float = 1.0,
     log: Path | None = None,
 ) -> Tally:
-    """``trials`` power losses (or plain kills) of one node of ``build`` on powerfs."""
+    """``trials`` power losses (or plain kills) of ``target`` ("all" or "one") of ``nodes``
+    nodes of ``build``, each node's data directory a powerfs mount of its own."""
     launcher, options = BUILDS[build]
-    backing, mountpoint = workdir / f"{build}-backing", workdir / f"{build}-mnt"
-    backing.mkdir(parents=True)
-    tally = Tally(build, fault)
-    with mounted(backing, mountpoint, log):
-        cluster = BuildCluster(mountpoint, 1, node_args=[*SINGLE, *options])
+    quorum = SINGLE if nodes == 1 else TRIPLE
+    tally = Tally(build, fault, nodes, target)
+    data = workdir / f"{build}-data"
+    with contextlib.ExitStack() as mounts_held:
+        cluster = BuildCluster(data, nodes, node_args=[*quorum, *options])
         cluster.launcher = launcher
-        address = cluster.addresses["n1"]
+        mounts: dict[str, Path] = {}
+        for name in cluster.names:
+            backing = workdir / f"{build}-backing" / name
+            backing.mkdir(parents=True)
+            mounts[name] = mounts_held.enter_context(mounted(backing, data / name, log))
+        addresses = list(cluster.addresses.values())
+        victims = cluster.names if target == "all" else cluster.names[:1]
         try:
             cluster.start()
             for trial in range(trials):
-                killer = asyncio.to_thread(_kill_after, cluster, seconds)
+                stop = threading.Event()
 
-                async def both(trial: int = trial, killer=killer) -> list[str]:
+                async def both(trial: int = trial, stop: threading.Event = stop) -> list[str]:
+                    killer = asyncio.to_thread(_kill_after, cluster, victims, seconds, stop)
                     acked, _ = await asyncio.gather(
-                        _load(address, f"t{trial}", workers, seconds), killer
+                        _load(addresses, f"t{trial}", workers, stop), killer
                     )
                     return acked
 
                 acked = asyncio.run(both())
                 if fault == "power":
-                    drop(mountpoint)
-                try:
-                    cluster.start()
-                    lost = lost_keys(address, acked)
-                except RuntimeError:  # the node died at start: its database is corrupt
-                    tally.unstartable += 1
-                    lost = acked
-                    shutil.rmtree(mountpoint / "n1")
-                    cluster.start()
+                    for name in victims:
+                        drop(mounts[name])
+                tally.unstartable += _restart(cluster, victims, mounts)
+                lost = lost_keys(addresses, acked)
                 tally.trials += 1
                 tally.acked += len(acked)
                 tally.lost += len(lost)
@@ -151,6 +195,10 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--builds", default="real,sync-off,buffered")
     parser.add_argument("--fault", choices=("power", "kill"), default="power")
+    parser.add_argument("--nodes", type=int, choices=(1, 3), default=1, help="1: N=R=W=1; 3: N=3")
+    parser.add_argument(
+        "--target", choices=("all", "one"), default="all", help="whom each trial hits at once"
+    )
     parser.add_argument("--workers", type=int, default=8, help="concurrent writers")
     parser.add_argument("--seconds", type=float, default=1.0, help="load before each kill")
     args = parser.parse_args()
@@ -162,6 +210,8 @@ def main() -> int:
                 args.trials,
                 Path(tmp),
                 fault=args.fault,
+                nodes=args.nodes,
+                target=args.target,
                 workers=args.workers,
                 seconds=args.seconds,
                 log=Path(tmp) / f"{build}-powerfs.log",
