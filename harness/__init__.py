@@ -19,11 +19,11 @@ _EXPORTS = {
     "Cluster": "harness.cluster",
     "ExitCode": "harness.exitcodes",
     "Host": "harness.remote",
-    "Nemesis": "harness.faults",
-    "NemesisContext": "harness.faults",
+    "Nemesis": "nemesis.protocol",
+    "NemesisContext": "nemesis.protocol",
     "Remote": "harness.remote",
     "RemoteError": "harness.remote",
-    "System": "harness.system",
+    "System": "systems.base",
     "TestOptions": "harness.options",
 }
 __all__ = [*sorted(_EXPORTS), "__version__"]

@@ -24,10 +24,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.faults import Nemesis, NemesisContext
 from harness.history import HistoryWriter
 from harness.options import TestOptions
 from harness.progress import Progress
+from nemesis.protocol import Nemesis, NemesisContext
 from workloads.base import Op, WorkerState, Workload, failed
 
 log = logging.getLogger(__name__)
@@ -316,7 +316,7 @@ class Runner:
             for key in keys:
                 self.history.record("invoke", "convergence", "read-local", key=key, **fields)
                 try:
-                    got = await client.get(key, local=True)
+                    value = await self.workload.read_local(client, key)
                 except Exception as e:
                     self.history.record(
                         **failed(e), process="convergence", f="read-local", key=key, **fields
@@ -328,7 +328,7 @@ class Runner:
                     "read-local",
                     key=key,
                     node=node,
-                    value=self.workload.decode(got.values),
+                    value=value,
                 )
         finally:
             with contextlib.suppress(Exception):
