@@ -125,3 +125,15 @@ def test_a_workload_the_system_cannot_run_is_refused_with_254(toy_site: Path) ->
     assert r.returncode == 254 and "lifetime must be >= 1" in r.stderr
     r = run_with(toy_site, *base, "--workload", "register", "--system-option", "colour=red")
     assert r.returncode == 254 and "system toy has no option 'colour'" in r.stderr
+
+
+def test_redis_and_etcd_are_systems_with_their_options_checked_before_deploy(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert {"redis", "etcd"} <= set(registry.names())
+    parts = build_parts(TestOptions(system="redis", system_option=("wait=2",)))
+    assert parts.system.name == "redis" and parts.system.config.wait == 2  # type: ignore[attr-defined]
+    code, err = harness_run(capsys, "--system", "etcd", "--system-option", "heartbeat_ms=1")
+    assert code == 254 and "heartbeat_ms must be >= 10" in err
+    code, err = harness_run(capsys, "--system", "redis", "--system-option", "appendfsync=maybe")
+    assert code == 254 and "appendfsync" in err
