@@ -25,26 +25,27 @@ from typing import Any
 
 import workloads
 from checkers.history import load
-from dynamo.client import AsyncClient, GetResult, PutResult
 from dynamo.cluster import LoopbackCluster
-from harness.faults import NoNemesis
 from harness.history import Clock, HistoryWriter
 from harness.options import TestOptions
 from harness.runner import Runner
+from nemesis.protocol import NoNemesis
+from systems.base import ReadResult
+from systems.dynamo.client import DynamoClient
 from workloads.base import WorkerState
 
 
 class InstantClient:
     """Answers every call at once with an empty result: no network, no node."""
 
-    async def get(self, key: str, *, r: int | None = None, local: bool = False) -> GetResult:
-        return GetResult([], "", "instant")
+    async def read(self, key: str, *, local: bool = False) -> ReadResult:
+        return ReadResult([], "")
 
-    async def put(self, key: str, value: Any, context: str | None = None, **kw: Any) -> PutResult:
-        return PutResult("", "instant")
+    async def write(self, key: str, value: str, context: str | None = None) -> None:
+        pass
 
-    async def delete(self, key: str, context: str | None, **kw: Any) -> PutResult:
-        return PutResult("", "instant")
+    async def delete(self, key: str, context: str | None = None) -> None:
+        pass
 
     async def close(self) -> None:
         pass
@@ -91,7 +92,7 @@ async def bare_loop(endpoints: dict[str, str], args: argparse.Namespace) -> floa
         nonlocal count
         rng = random.Random(i)
         state = WorkerState()
-        client = AsyncClient([addrs[i % len(addrs)]], timeout=5.0)
+        client = DynamoClient(addrs[i % len(addrs)], timeout=5.0)
         try:
             while time.monotonic() < deadline:
                 await workload.invoke(client, workload.next_op(rng, state), state)
@@ -120,7 +121,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d, LoopbackCluster(Path(d), 5) as cluster:
         bare = asyncio.run(bare_loop(cluster.addresses, args))
     with tempfile.TemporaryDirectory() as d, LoopbackCluster(Path(d), 5) as cluster:
-        recorded = run_runner(cluster.addresses, lambda a, t: AsyncClient([a], timeout=t), args)
+        recorded = run_runner(cluster.addresses, DynamoClient, args)
     print(f"5 loopback nodes, bare client loop: {bare:,.0f} ops/s")
     print(
         f"5 loopback nodes, through the runner: {recorded:,.0f} ops/s "

@@ -13,10 +13,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from dynamo.admission import DEFAULT_PER_CONNECTION, DEFAULT_TOTAL
+from dynamo import options as node_options
 from dynamo.auth import ENV, load_secret
 from dynamo.client import Client
-from dynamo.config import MODES, NodeConfig, parse_seeds
+from dynamo.config import NodeConfig, parse_seeds
 from dynamo.errors import DynamoError
 
 EXIT_FAILED = 1
@@ -32,57 +32,6 @@ def _show(value: bytes) -> Any:
 
 def _print(obj: object) -> None:
     print(json.dumps(obj, sort_keys=False))
-
-
-def _node_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--n", type=int, default=3, help="replicas per key (default 3)")
-    p.add_argument("--r", type=int, default=2, help="read quorum (default 2)")
-    p.add_argument("--w", type=int, default=2, help="write quorum (default 2)")
-    p.add_argument("--mode", choices=MODES, default="siblings", help="default: siblings")
-    p.add_argument(
-        "--buffered",
-        action="store_true",
-        help="acknowledge puts before they reach disk (the paper's write buffer; loses the "
-        "last acknowledged writes on a crash)",
-    )
-    p.add_argument("--partitions", type=int, default=64, help="Q, a power of two (default 64)")
-    p.add_argument("--request-timeout", type=float, default=2.0, help="seconds (default 2)")
-    p.add_argument(
-        "--strict-quorum",
-        action="store_true",
-        help="ask only a key's N owners (no sloppy quorum, no fallbacks or hints)",
-    )
-    p.add_argument("--gossip-interval", type=float, default=1.0, help="seconds (default 1)")
-    p.add_argument(
-        "--unsafe-early-ack",
-        action="store_true",
-        help="TEST ONLY: acknowledge puts before any replica has them on disk (a broken node)",
-    )
-    p.add_argument(
-        "--tombstone-grace",
-        type=float,
-        default=10.0,
-        help="seconds a tombstone is kept before it may be reaped (negative: never; default 10)",
-    )
-    p.add_argument(
-        "--max-inflight",
-        type=int,
-        default=DEFAULT_TOTAL,
-        help=f"requests in flight before the node stops reading (default {DEFAULT_TOTAL})",
-    )
-    p.add_argument(
-        "--max-inflight-per-connection",
-        type=int,
-        default=DEFAULT_PER_CONNECTION,
-        help="requests one connection may have in flight before the node stops reading it "
-        f"(default {DEFAULT_PER_CONNECTION})",
-    )
-    p.add_argument(
-        "--anti-entropy-interval",
-        type=float,
-        default=1.0,
-        help="seconds between Merkle exchanges of one partition (0 disables; default 1)",
-    )
 
 
 def _secret_option(p: argparse.ArgumentParser) -> None:
@@ -106,13 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, help="where data lives (omit: in memory, tests only)")
     p.add_argument("--advertise", metavar="HOST:PORT", help="address peers use (default: --listen)")
     _secret_option(p)
-    _node_options(p)
+    node_options.add_arguments(p)
 
     p = sub.add_parser("cluster", help="run a loopback cluster in the foreground (Ctrl-C stops)")
     p.add_argument("--nodes", type=int, default=5)
     p.add_argument("--data-dir", type=Path, help="default: a temporary directory")
     p.add_argument("--base-port", type=int, default=7101, help="n1 listens here, n2 on +1, …")
-    _node_options(p)
+    node_options.add_arguments(p)
 
     p = sub.add_parser("admin", help="membership: join this node to the ring, or leave it")
     p.add_argument("action", choices=("join", "leave"))
@@ -167,23 +116,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _config(args: argparse.Namespace, **kw: Any) -> NodeConfig:
-    return NodeConfig(
-        n=args.n,
-        r=args.r,
-        w=args.w,
-        mode=args.mode,
-        buffered=args.buffered,
-        partitions=args.partitions,
-        request_timeout=args.request_timeout,
-        sloppy=not args.strict_quorum,
-        gossip_interval=args.gossip_interval,
-        anti_entropy_interval=args.anti_entropy_interval,
-        tombstone_grace=args.tombstone_grace,
-        unsafe_early_ack=args.unsafe_early_ack,
-        max_inflight=args.max_inflight,
-        max_inflight_per_connection=args.max_inflight_per_connection,
-        **kw,
-    )
+    return NodeConfig(**node_options.values(args), **kw)
 
 
 def run_node(args: argparse.Namespace) -> int:
@@ -212,18 +145,7 @@ def run_cluster(args: argparse.Namespace) -> int:
     from dynamo.cluster import LoopbackCluster
 
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="dynamo-cluster-"))
-    node_args = [
-        *("--n", str(args.n), "--r", str(args.r), "--w", str(args.w), "--mode", args.mode),
-        *("--partitions", str(args.partitions), "--request-timeout", str(args.request_timeout)),
-        *("--gossip-interval", str(args.gossip_interval)),
-        *("--anti-entropy-interval", str(args.anti_entropy_interval)),
-        *("--tombstone-grace", str(args.tombstone_grace)),
-        *("--max-inflight", str(args.max_inflight)),
-        *("--max-inflight-per-connection", str(args.max_inflight_per_connection)),
-        *(["--buffered"] if args.buffered else []),
-        *(["--strict-quorum"] if args.strict_quorum else []),
-        *(["--unsafe-early-ack"] if args.unsafe_early_ack else []),
-    ]
+    node_args = node_options.argv(node_options.values(args))
     cluster = LoopbackCluster(data_dir, args.nodes, base_port=args.base_port, node_args=node_args)
     _config(args, name="n1", listen=cluster.addresses["n1"], seeds=cluster.addresses)  # validate
 

@@ -1,9 +1,10 @@
 """The harness: deploys a system under test, drives workloads while nemeses inject faults,
 records the history, runs the checkers and writes reports.
 
-Leans on everything: ``dynamo.client`` through ``workloads``, ``nemesis`` for faults,
-``checkers`` for verdicts. Nothing below it imports the harness, except ``nemesis``, which
-uses ``harness.remote`` to run commands on nodes.
+Leans on everything: ``systems`` for the system under test (found by entry point; our node
+is ``systems.dynamo``), ``workloads`` for abstract operations, ``nemesis`` for faults,
+``checkers`` for verdicts. ``systems`` and ``nemesis`` use ``harness.remote`` and
+``harness.cluster`` to run commands on nodes.
 """
 
 from __future__ import annotations
@@ -13,17 +14,17 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-# Public names, imported on first use so that ``import harness`` (and ``nemesis``, which
-# needs ``harness.faults``) does not pull in fabric and paramiko.
+# Public names, imported on first use so that ``import harness`` (and ``nemesis`` and
+# ``systems``, which use ``harness.cluster``) does not pull in fabric and paramiko.
 _EXPORTS = {
     "Cluster": "harness.cluster",
     "ExitCode": "harness.exitcodes",
     "Host": "harness.remote",
-    "Nemesis": "harness.faults",
-    "NemesisContext": "harness.faults",
+    "Nemesis": "nemesis.protocol",
+    "NemesisContext": "nemesis.protocol",
     "Remote": "harness.remote",
     "RemoteError": "harness.remote",
-    "System": "harness.system",
+    "System": "systems.base",
     "TestOptions": "harness.options",
 }
 __all__ = [*sorted(_EXPORTS), "__version__"]

@@ -35,7 +35,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> Parser:
-    p = Parser(prog="harness", description="Deploy, fault and check a Dynamo cluster.")
+    p = Parser(prog="harness", description="Deploy, fault and check a store (Dynamo by default).")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     run = sub.add_parser("run", help="run a test and check it")
@@ -83,13 +83,11 @@ def _need_root(what: str) -> None:
 
 def _validated(o: TestOptions) -> TestOptions:
     """``o`` if it can make a run; BadArguments saying why not (before any host is touched)."""
-    import workloads
-    from harness import faults, verdict
+    from harness import run, verdict
 
     try:
         o.validate()
-        workloads.build(o.workload, o.keys)
-        faults.build(o.nemesis)
+        run.build_parts(o)
         verdict.validate_expect(o.expect)
         if o.provider == "ssh":
             from harness.providers import parse_nodes
@@ -105,7 +103,7 @@ def _validated(o: TestOptions) -> TestOptions:
 def cmd_run(ns: argparse.Namespace) -> ExitCode:
     from harness import run
 
-    return run.run(_validated(from_namespace(ns)))
+    return run.run(_validated(from_namespace(ns))).code
 
 
 def cmd_test_all(ns: argparse.Namespace) -> ExitCode:

@@ -1,91 +1,13 @@
-"""The nemesis seam: how the runner drives faults, on the same clock as the clients.
-
-A nemesis is ``setup / invoke(op) / teardown`` (``nemesis/`` holds the real ones). The
-runner asks it for its next op every ``--nemesis-interval`` seconds (``next_op``), records
-the invocation (``invoke``, process ``nemesis``), calls ``invoke`` in a thread (faults are
-SSH commands) and records what it did as ``info``. After the time limit it invokes
-``heal_ops`` so the history shows every fault ending, then ``teardown`` — always, also
-after an error or Ctrl-C — which must undo everything.
-"""
+"""Kept for imports written before the seam moved: the nemesis protocol is ``nemesis.protocol``."""
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass
-from typing import Any, Protocol
+from nemesis.protocol import Nemesis, NemesisContext, NoNemesis, Op, build
 
-from harness.cluster import Cluster
-from harness.system import System
-
-Op = dict[str, Any]
-
-
-@dataclass
-class NemesisContext:
-    cluster: Cluster
-    system: System
-    rng: random.Random
-
-
-class Nemesis(Protocol):
-    name: str
-
-    def setup(self, ctx: NemesisContext) -> None: ...
-
-    def next_op(self, rng: random.Random) -> Op | None:
-        """The next fault to inject (``f`` and ``value``), or None for nothing this time."""
-
-    def invoke(self, op: Op) -> Op:
-        """Do ``op``; return it completed, ``value`` saying what was done (a grudge, a node)."""
-
-    def heal_ops(self) -> list[Op]:
-        """Ops that end the faults still in force (e.g. ``stop-partition``)."""
-
-    def teardown(self) -> None: ...
-
-
-class NoNemesis:
-    """``--nemesis none``: a fault-free run."""
-
-    name = "none"
-
-    def setup(self, ctx: NemesisContext) -> None:
-        pass
-
-    def next_op(self, rng: random.Random) -> Op | None:
-        return None
-
-    def invoke(self, op: Op) -> Op:
-        return op
-
-    def heal_ops(self) -> list[Op]:
-        return []
-
-    def teardown(self) -> None:
-        pass
+__all__ = ["Nemesis", "NemesisContext", "NoNemesis", "Op", "build", "names"]
 
 
 def names() -> list[str]:
-    found = ["none"]
-    try:
-        import nemesis
+    from nemesis.spec import NAMES
 
-        found += list(getattr(nemesis, "NAMES", ()))
-    except ImportError:
-        pass
-    return found
-
-
-def build(name: str) -> Nemesis:
-    """The nemesis called ``name``: ``none`` here, others from ``nemesis.build`` when it exists."""
-    if name == "none":
-        return NoNemesis()
-    try:
-        import nemesis
-
-        make = nemesis.build
-    except (ImportError, AttributeError):
-        make = None
-    if make is None:
-        raise ValueError(f"unknown nemesis {name!r}; available: {', '.join(names())}")
-    return make(name)
+    return ["none", *NAMES]

@@ -29,6 +29,15 @@ class TestOptions:
     __test__ = False  # a name pytest would otherwise try to collect
 
     # the test
+    system: str = opt(
+        "dynamo", "the system under test: an installed adapter (docs/systems.md)", "system"
+    )
+    system_option: tuple[str, ...] = opt(
+        (),
+        "KEY=VALUE for the system's adapter, e.g. partitions=128 (repeatable)",
+        "system",
+        action="append",
+    )
     workload: str = opt("set", "what the clients do", choices=WORKLOADS)
     nemesis: str = opt(
         "none",
@@ -81,7 +90,7 @@ class TestOptions:
     connect_timeout: float = opt(10.0, "seconds to open an SSH connection", "ssh")
     command_timeout: float = opt(120.0, "seconds a remote command may take", "ssh")
     vagrant_dir: str = opt("vagrant", "vagrant provider: directory of the Vagrantfile", "ssh")
-    # the node
+    # our node (the dynamo system); --system-option KEY=VALUE reaches every node option
     n: int = opt(3, "replicas per key (N)", "node")
     r: int = opt(2, "read quorum (R)", "node")
     w: int = opt(2, "write quorum (W)", "node")
@@ -99,7 +108,10 @@ class TestOptions:
     junit: str | None = opt(None, "also write the run's checks as JUnit XML to this file")
 
     def test_name(self) -> str:
-        return self.name or f"{self.workload}-{self.nemesis}".replace("/", "+")
+        default = f"{self.workload}-{self.nemesis}"
+        if self.system != "dynamo":
+            default = f"{self.system}-{default}"
+        return self.name or default.replace("/", "+")
 
     def with_seed(self) -> TestOptions:
         """These options with the seed fixed (a fresh one when none was given)."""
@@ -125,9 +137,9 @@ class TestOptions:
             problems.append("--concurrency must be >= 1")
         if self.keys is not None and self.keys < 1:
             problems.append("--keys must be >= 1")
-        if not (1 <= self.r <= self.n and 1 <= self.w <= self.n):
+        if self.system == "dynamo" and not (1 <= self.r <= self.n and 1 <= self.w <= self.n):
             problems.append("need 1 <= R <= N and 1 <= W <= N")
-        if self.provider == "local" and self.n > self.node_count:
+        if self.system == "dynamo" and self.provider == "local" and self.n > self.node_count:
             problems.append(f"N={self.n} needs at least {self.n} hosts, not {self.node_count}")
         if self.provider == "ssh" and not (self.nodes or self.nodes_file):
             problems.append("--provider ssh needs --nodes or --nodes-file")
@@ -144,6 +156,7 @@ class TestOptions:
         known = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         values["expect"] = tuple(values.get("expect", ()))
+        values["system_option"] = tuple(values.get("system_option", ()))
         return cls(**values)
 
     @classmethod
@@ -191,4 +204,5 @@ def from_namespace(ns: argparse.Namespace) -> TestOptions:
         f.name: getattr(ns, f.name) for f in dataclasses.fields(TestOptions) if hasattr(ns, f.name)
     }
     values["expect"] = tuple(values.get("expect") or ())
+    values["system_option"] = tuple(values.get("system_option") or ())
     return TestOptions(**values)

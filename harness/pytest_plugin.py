@@ -12,7 +12,9 @@ Options (each also readable from the environment as ``HARNESS_<NAME>``): ``--har
 (local, ssh or vagrant; default local), ``--harness-nodes`` (ssh: host1,host2,…),
 ``--harness-ssh-user``, ``--harness-ssh-key``, ``--harness-ssh-port``,
 ``--harness-ssh-known-hosts``, ``--harness-cluster``,
-``--harness-store`` and ``--harness-option NAME=VALUE`` for any other ``harness run`` option.
+``--harness-store``, ``--harness-system`` (an installed adapter; default dynamo),
+``--harness-system-option KEY=VALUE`` and ``--harness-option NAME=VALUE`` for any other
+``harness run`` option.
 A test that asks for the fixture without ``--harness-provider`` or ``--harness-nodes`` fails
 with a message saying which to give: a regression suite that found no cluster must not pass
 as a row of skips. Suites that never ask for the fixture are untouched.
@@ -41,6 +43,7 @@ PASSTHROUGH = (
     "ssh_known_hosts",
     "cluster",
     "store",
+    "system",
 )
 
 
@@ -53,6 +56,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             default=os.environ.get(f"HARNESS_{name.upper()}"),
             help=f"harness run --{name.replace('_', '-')} for the harness fixture",
         )
+    group.addoption(
+        "--harness-system-option",
+        dest="harness_system_options",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option of the system's adapter for every run (repeatable)",
+    )
     group.addoption(
         "--harness-option",
         dest="harness_options",
@@ -97,12 +108,11 @@ class Harness:
 
         options = self.options(**overrides)
         options.validate()
-        code = run.run(options)
-        latest = Path(options.store) / "latest"
-        run_dir = latest.resolve() if latest.exists() else None
-        path = run_dir / "results.json" if run_dir else None
-        results = json.loads(path.read_text()) if path and path.exists() else {}
-        return Outcome(code, run_dir, results)
+        run.build_parts(options)
+        result = run.run(options)
+        path = result.run_dir / "results.json"
+        results = json.loads(path.read_text()) if path.exists() else {}
+        return Outcome(result.code, result.run_dir, results)
 
 
 def _convert(name: str, text: str) -> Any:
@@ -141,6 +151,7 @@ def harness(pytestconfig: pytest.Config) -> Harness:
         if not sep:
             raise pytest.UsageError(f"--harness-option takes NAME=VALUE, not {item!r}")
         values[name.replace("-", "_")] = _convert(name.replace("-", "_"), text)
+    values["system_option"] = tuple(pytestconfig.getoption("harness_system_options"))
     values.setdefault("progress", "plain")
     base = TestOptions(**values)
     base.validate()

@@ -11,28 +11,30 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import shlex
 import signal
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
 import workloads
-from harness import faults, providers, store, verdict, wheels
+from harness import providers, store, verdict
 from harness.cluster import Cluster
-from harness.dynamo_system import DynamoConfig, DynamoSystem
 from harness.exitcodes import ExitCode
-from harness.faults import NemesisContext
 from harness.history import Clock, HistoryWriter
 from harness.options import TestOptions
 from harness.progress import Progress
 from harness.remote import on_all, quote_all
 from harness.runner import Outcome, Runner
-from harness.system import System
+from nemesis import host as nemesis_host
+from nemesis import protocol as nemesis_protocol
+from nemesis.protocol import Nemesis, NemesisContext
+from systems import registry
+from systems.base import System
 
 log = logging.getLogger("harness")
 
@@ -81,36 +83,61 @@ def logging_to(path: Path) -> Iterator[None]:
         handler.close()
 
 
-def moves_clocks(nemesis: str) -> bool:
-    """Whether the nemesis spec can skew clocks (the nodes then start under libfaketime)."""
-    if nemesis == "none":
-        return False
-    from nemesis.spec import parse
+@dataclass(frozen=True)
+class Parts:
+    """What a run is made of, built and checked before any host is touched."""
 
-    return any(f.kind == "clock" for f in parse(nemesis).faults)
-
-
-def make_system(o: TestOptions, work: Path) -> DynamoSystem:
-    built = wheels.build(work / "dist")
-    return DynamoSystem(
-        DynamoConfig(
-            port=o.port,
-            n=o.n,
-            r=o.r,
-            w=o.w,
-            mode=o.mode,
-            buffered=o.buffered,
-            faketime=moves_clocks(o.nemesis),
-            node_args=tuple(shlex.split(o.node_args)),
-        ),
-        built,
-        wheels.manifest(built),
-    )
+    system: System
+    workload: workloads.Workload
+    nemesis: Nemesis
 
 
-def deploy(cluster: Cluster, system: System) -> None:
+def build_parts(o: TestOptions) -> Parts:
+    """The system, workload and nemesis ``o`` names; ``ValueError`` saying what cannot run."""
+    workload = workloads.build(o.workload, o.keys)
+    nemesis = nemesis_protocol.build(o.nemesis)
+    system = registry.configure(o.system, o, o.system_option)
+    caps = system.capabilities
+    missing = sorted(workload.operations - caps.operations)
+    if missing:
+        raise ValueError(
+            f"system {o.system} cannot run the {o.workload} workload: its client lacks "
+            f"{', '.join(missing)}"
+        )
+    if nemesis.host_env("/") and not caps.host_env:
+        raise ValueError(
+            f"system {o.system} cannot start under the environment --nemesis {o.nemesis} "
+            "needs (clock faults preload libfaketime through node.env)"
+        )
+    return Parts(system, workload, nemesis)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What ``run`` found: the verdict and where the run is stored."""
+
+    code: ExitCode
+    run_dir: Path
+
+    def __int__(self) -> int:
+        return int(self.code)
+
+
+def prepare_hosts(cluster: Cluster, nemesis: Nemesis) -> None:
+    """Clear what an earlier run's faults left; write each node's ``node.env`` for this one."""
+
+    def one(node: str) -> None:
+        d = cluster.remote_dir(node)
+        nemesis_host.prepare(cluster.remote(node), d, nemesis.host_env(d))
+
+    on_all(cluster.all_remotes(), lambda r: one(r.name))
+
+
+def deploy(cluster: Cluster, system: System, nemesis: Nemesis) -> None:
+    prepare_hosts(cluster, nemesis)
     on_all(cluster.all_remotes(), lambda r: system.install(cluster, r.name))
     on_all(cluster.all_remotes(), lambda r: system.start(cluster, r.name))
+    system.ready(cluster)
 
 
 def collect(cluster: Cluster, system: System, run_dir: Path) -> None:
@@ -144,14 +171,14 @@ def drive(
     cluster: Cluster,
     system: System,
     workload: workloads.Workload,
-    nemesis: faults.Nemesis,
+    nemesis: Nemesis,
     history: HistoryWriter,
     interrupts: Interrupts,
 ) -> Outcome:
     """Deploy, then run the workload and the nemesis; the caller cleans up."""
     say(f"deploying to {', '.join(cluster.nodes)} over SSH")
     t = time.monotonic()
-    deploy(cluster, system)
+    deploy(cluster, system, nemesis)
     log.info("deployed in %.1fs", time.monotonic() - t)
     history.clock = Clock()  # time 0 is the start of the workload, not of the deploy
     progress = Progress(o.progress)
@@ -164,9 +191,13 @@ def drive(
         nemesis,
         NemesisContext(cluster, system, random.Random(o.seed)),
         progress=None if o.progress == "none" else progress,
-        local_reads=system.supports_local_reads(),
-        replicas=lambda key: system.replicas(cluster.nodes, key),
-        backlog=system.backlog,
+        local_reads=system.capabilities.local_reads,
+        replicas=(
+            (lambda key: system.replicas(cluster.nodes, key))
+            if system.capabilities.replicas
+            else None
+        ),
+        backlog=system.backlog if system.capabilities.backlog else None,
     )
     progress.start()
     try:
@@ -178,11 +209,11 @@ def drive(
             interrupts.count = 1
 
 
-def run(o: TestOptions) -> ExitCode:
+def run(o: TestOptions) -> RunResult:
     """A whole test; ``o`` is validated already (bad options are the CLI's 254)."""
     o = o.with_seed()
-    workload = workloads.build(o.workload, o.keys)
-    nemesis = faults.build(o.nemesis)
+    parts = build_parts(o)
+    system, workload, nemesis = parts.system, parts.workload, parts.nemesis
     provider = providers.build(o)
     run_dir = store.new_run_dir(Path(o.store), o.test_name())
     store.write_test(run_dir, o, provider=provider.name)
@@ -194,7 +225,7 @@ def run(o: TestOptions) -> ExitCode:
     with logging_to(run_dir / store.HARNESS_LOG), tempfile.TemporaryDirectory() as tmp:
         history = HistoryWriter(run_dir / store.HISTORY, Clock())
         try:
-            system = make_system(o, Path(tmp))
+            system.prepare(Path(tmp))
             say(f"{provider.name}: preparing hosts")
             with provider.session() as cluster:
                 for r in cluster.remotes.values():
@@ -231,7 +262,7 @@ def run(o: TestOptions) -> ExitCode:
     if failure is not None:
         say(f"harness failed: {type(failure).__name__}: {failure}")
         say(f"log: {run_dir / store.HARNESS_LOG}")
-        return ExitCode.HARNESS_FAILED
+        return RunResult(ExitCode.HARNESS_FAILED, run_dir)
     if interrupted:
         say(f"interrupted: cluster torn down; partial history kept in {run_dir / store.HISTORY}")
         raise KeyboardInterrupt  # the caller stops too (test-all's matrix); the CLI exits 2
@@ -242,4 +273,4 @@ def run(o: TestOptions) -> ExitCode:
 
         junit.write([junit.from_run_dir(run_dir)], Path(o.junit))
     say(f"{run_dir}: exit {int(code)} ({code.name.lower()})")
-    return code
+    return RunResult(code, run_dir)

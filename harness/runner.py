@@ -26,10 +26,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.faults import Nemesis, NemesisContext
 from harness.history import HistoryWriter
 from harness.options import TestOptions
 from harness.progress import Progress
+from nemesis.protocol import Nemesis, NemesisContext
 from workloads.base import Op, WorkerState, Workload, failed
 
 log = logging.getLogger(__name__)
@@ -371,14 +371,13 @@ class Runner:
             for key in keys:
                 self.history.record("invoke", process, "read-local", key=key, value=None, **fields)
                 try:
-                    got = await client.get(key, local=True)
+                    value = await self.workload.read_local(client, key)
                 except Exception as e:
                     self.history.record(
                         **failed(e), process=process, f="read-local", key=key, value=None, **fields
                     )
                     states[key] = None
                     continue
-                value = self.workload.decode(got.values)
                 self.history.record("ok", process, "read-local", key=key, value=value, **fields)
                 items = value if isinstance(value, list) else [value]
                 states[key] = frozenset(repr(v) for v in items)

@@ -182,15 +182,13 @@ def run_cell(base: TestOptions, cell: Cell) -> Row:
 
     options = cell_options(base, cell)
     started = time.monotonic()
+    run_dir: Path | None = None
     try:
-        code = run.run(options)
+        result = run.run(options)
+        code, run_dir = result.code, result.run_dir
     except Exception:  # a crashed cell is a verdict of its own; the matrix goes on
         code = ExitCode.HARNESS_FAILED
     seconds = time.monotonic() - started
-    latest = Path(base.store) / "latest"
-    run_dir = latest.resolve() if latest.exists() else None
-    if run_dir is not None and run_dir.parent.name != cell.name:
-        run_dir = None  # the run never made its directory
     results_path = run_dir / "results.json" if run_dir else None
     results = (
         json.loads(results_path.read_text()) if results_path and results_path.exists() else None

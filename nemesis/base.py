@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:  # types only: at run time a nemesis is handed its context
     from harness.cluster import Cluster
-    from harness.faults import NemesisContext
+    from nemesis.protocol import NemesisContext
 
 log = logging.getLogger("nemesis")
 
@@ -81,3 +81,7 @@ class Bound:
     @property
     def cluster(self) -> Cluster:
         return self.context.cluster
+
+    def host_env(self, node_dir: str) -> str:
+        """Shell printing ``KEY=value`` lines the node must start with; most faults need none."""
+        return ""

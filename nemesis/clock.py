@@ -1,11 +1,12 @@
 """Clock skew without touching a machine's clock: libfaketime and an offset file per node.
 
-Every node runs with libfaketime preloaded (``node.env``, written at install by
-``nemesis.host.prepare``) and reads its offset, e.g. ``+12.5`` or ``-3``, from
-``<node dir>/clock.offset`` on every call (``FAKETIME_NO_CACHE``). Only the wall clock
-moves: ``FAKETIME_DONT_FAKE_MONOTONIC`` keeps asyncio's timers true. The nemesis bumps a
-node's offset, strobes it (flipping between 0 and an offset every ``STROBE_PERIOD`` in a
-loop on the node), and resets every node to 0. Nothing here ever runs ``date -s``.
+Under a clock nemesis every node runs with libfaketime preloaded (its ``host_env``, which
+``nemesis.host.prepare`` writes to ``node.env`` before the system starts) and reads its
+offset, e.g. ``+12.5`` or ``-3``, from ``<node dir>/clock.offset`` on every call
+(``FAKETIME_NO_CACHE``). Only the wall clock moves: ``FAKETIME_DONT_FAKE_MONOTONIC`` keeps
+asyncio's timers true. The nemesis bumps a node's offset, strobes it (flipping between 0
+and an offset every ``STROBE_PERIOD`` in a loop on the node), and resets every node to 0.
+Nothing here ever runs ``date -s``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from nemesis.spec import DEFAULT_SKEW
 from nemesis.targets import SPECS
 
 if TYPE_CHECKING:
-    from harness.faults import NemesisContext
+    from nemesis.protocol import NemesisContext
 
 OFFSET_FILE = "clock.offset"
 STROBE_PID = "clock.strobe.pid"
@@ -115,6 +116,10 @@ class ClockNemesis(Bound):
         self.skew = skew
         self.modes = tuple(modes)
         self.skewed = False
+
+    def host_env(self, node_dir: str) -> str:
+        """libfaketime preloaded, reading this node's offset file."""
+        return env_lines(node_dir)
 
     def setup(self, ctx: NemesisContext) -> None:
         self.bind(ctx)

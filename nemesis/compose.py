@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 from nemesis.base import NemesisError, Op, heal_all
 
 if TYPE_CHECKING:
-    from harness.faults import NemesisContext
+    from nemesis.protocol import NemesisContext
 
 
 class Part(Protocol):
@@ -30,6 +30,7 @@ class Part(Protocol):
     def invoke(self, op: Op) -> Op: ...
     def heal_ops(self) -> list[Op]: ...
     def teardown(self) -> None: ...
+    def host_env(self, node_dir: str) -> str: ...
 
 
 class Compose:
@@ -67,6 +68,9 @@ class Compose:
 
     def heal_ops(self) -> list[Op]:
         return [op for p in self.parts for op in p.heal_ops()]
+
+    def host_env(self, node_dir: str) -> str:
+        return "; ".join(e for p in self.parts if (e := p.host_env(node_dir)))
 
     def teardown(self) -> None:
         heal_all([p.teardown for p in reversed(self.parts)])

@@ -1,9 +1,10 @@
 """A node's host made ready for faults, and cleared of what an earlier run left.
 
-``prepare`` runs at install, before the node starts (``harness.dynamo_system`` calls it):
+``prepare`` runs on every host before the system is installed (``harness.run`` calls it):
 it removes our iptables chains, ends a strobe loop and sets the clock offset to 0 — the
-leftovers of a harness that was SIGKILLed mid-fault — and writes ``node.env`` so the node
-starts under libfaketime. Every step is idempotent.
+leftovers of a harness that was SIGKILLed mid-fault — and writes ``node.env`` with the
+lines the run's nemesis asks for (``host_env``: libfaketime for clock faults, nothing
+otherwise). Every step is idempotent.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ class Runs(Protocol):
     def run(self, command: str, *, timeout: float | None = ..., check: bool = ...) -> object: ...
 
 
-def prepare_command(node_dir: str) -> str:
+def prepare_command(node_dir: str, env_lines: str = "") -> str:
     env = shlex.quote(f"{node_dir}/node.env")
+    lines = f"{{ {env_lines}; }}" if env_lines else "true"
     return (
-        f"{iptables.remove_all()}; {clock.reset(node_dir)} && "
-        f"{{ {clock.env_lines(node_dir)}; }} > {env}.tmp && mv -f {env}.tmp {env}"
+        f"mkdir -p {shlex.quote(node_dir)} && {{ {iptables.remove_all()}; }}; "
+        f"{clock.reset(node_dir)} && {lines} > {env}.tmp && mv -f {env}.tmp {env}"
     )
 
 
-def prepare(remote: Runs, node_dir: str) -> None:
-    remote.run(prepare_command(node_dir), timeout=60)
+def prepare(remote: Runs, node_dir: str, env_lines: str = "") -> None:
+    remote.run(prepare_command(node_dir, env_lines), timeout=60)

@@ -20,7 +20,7 @@ from nemesis.spec import DEFAULT_PROBABILITY
 from nemesis.targets import SPECS
 
 if TYPE_CHECKING:
-    from harness.faults import NemesisContext
+    from nemesis.protocol import NemesisContext
 
 
 class LossNemesis(Bound):

@@ -16,7 +16,7 @@ from nemesis.base import Bound, NemesisError, Op, each
 from nemesis.spec import PARTITION_KINDS
 
 if TYPE_CHECKING:
-    from harness.faults import NemesisContext
+    from nemesis.protocol import NemesisContext
 
 GrudgeMaker = Callable[[Sequence[str]], grudges.Grudge]
 

@@ -16,7 +16,7 @@ from nemesis.base import Bound, NemesisError, Op, each
 from nemesis.targets import SPECS
 
 if TYPE_CHECKING:
-    from harness.faults import NemesisContext
+    from nemesis.protocol import NemesisContext
 
 UNDO = {"kill": "start", "pause": "resume"}
 

@@ -13,8 +13,13 @@ from harness.remote import Remote, quote_all
 
 
 def script(directory: str, name: str, argv: Sequence[object]) -> str:
-    """The run script of daemon ``name``: cd, record the pid, exec ``argv``."""
-    return f"#!/bin/sh\ncd {directory} || exit 1\necho $$ > {name}.pid\nexec {quote_all(argv)}\n"
+    """The run script of daemon ``name``: cd, record the pid, export what ``node.env`` holds
+    (what the run's nemesis needs of the host, e.g. libfaketime), exec ``argv``."""
+    return (
+        f"#!/bin/sh\ncd {directory} || exit 1\necho $$ > {name}.pid\n"
+        "if [ -f node.env ]; then set -a; . ./node.env; set +a; fi\n"
+        f"exec {quote_all(argv)}\n"
+    )
 
 
 def install(remote: Remote, directory: str, name: str, argv: Sequence[object]) -> None:

@@ -21,3 +21,12 @@ class Definite(CallError):
 
 class Indefinite(CallError):
     definite = False
+
+
+def describe(e: BaseException) -> str:
+    """How the history names a failed call's error."""
+    if isinstance(e, CallError):
+        return str(e)
+    if isinstance(e, TimeoutError):
+        return "timeout"
+    return f"{type(e).__name__}: {e}"

@@ -1,6 +1,6 @@
 """Workloads: what clients do, as ops, and the adapter that turns an op into client calls.
 
-Leans on ``dynamo.client`` (its errors) only.
+Leans on ``systems.base`` (the abstract operations) and ``systems.errors`` only.
 """
 
 from __future__ import annotations

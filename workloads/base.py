@@ -2,17 +2,18 @@
 
 A workload makes invocations (``next_op``) and performs them with a client bound to one
 node (``invoke``), returning the completion's fields. The runner stamps index, time,
-process and node, and writes both to the history.
+process and node, and writes both to the history. Workloads call only the abstract
+operations of ``systems.base`` and say which they need (``operations``): a system whose
+client lacks one cannot run the workload.
 """
 
 from __future__ import annotations
 
-import asyncio
 import random
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from dynamo.errors import DynamoError
+from systems.errors import CallError, describe
 
 Op = dict[str, Any]
 
@@ -26,6 +27,7 @@ class WorkerState:
 
 class Workload(Protocol):
     name: str
+    operations: frozenset[str]
 
     def next_op(self, rng: random.Random, state: WorkerState) -> Op:
         """The next invocation: ``f``, ``key``, ``value`` and, for writes, ``context``."""
@@ -36,8 +38,8 @@ class Workload(Protocol):
     def final_keys(self) -> list[str]:
         """Keys the final-read phase reads from every node."""
 
-    def decode(self, values: list[bytes]) -> list[Any]:
-        """What a read of these sibling values records as its ``value``."""
+    async def read_local(self, client: Any, key: str) -> list[Any]:
+        """One node's own copy of ``key``, as a read records it (convergence checks)."""
 
     def final_read(self, key: str) -> Op:
         """The invocation of one final read."""
@@ -45,11 +47,8 @@ class Workload(Protocol):
 
 def failed(e: BaseException) -> Op:
     """Completion for an exception: ``fail`` only when the request certainly had no effect."""
-    if isinstance(e, DynamoError):
-        return {"type": "fail" if e.definite else "info", "error": f"{e.code}: {e}"}
-    if isinstance(e, asyncio.TimeoutError | TimeoutError):
-        return {"type": "info", "error": "timeout"}
-    return {"type": "info", "error": f"{type(e).__name__}: {e}"}
+    definite = isinstance(e, CallError) and e.definite
+    return {"type": "fail" if definite else "info", "error": describe(e)}
 
 
 def zipf_weights(n: int, s: float = 0.99) -> list[float]:

@@ -11,11 +11,13 @@ import bisect
 import random
 from typing import Any
 
+from systems.base import REGISTER_OPS
 from workloads.base import Op, WorkerState, failed, zipf_weights
 
 
 class RegisterWorkload:
     name = "register"
+    operations = REGISTER_OPS
     prefix = "r"
     value_prefix = "w"
 
@@ -67,7 +69,7 @@ class RegisterWorkload:
         context = known[0] if op.get("context") and known is not None else None
         try:
             if f == "write":
-                await client.put(key, op["value"], context)
+                await client.write(key, op["value"], context)
             else:
                 await client.delete(key, context)
         except Exception as e:
@@ -79,15 +81,15 @@ class RegisterWorkload:
 
     async def _read(self, client: Any, key: str, state: WorkerState) -> Op:
         try:
-            got = await client.get(key)
+            got = await client.read(key)
         except Exception as e:
             return {"type": "fail", "error": failed(e)["error"]}  # a read changes nothing
-        ids = self.decode(got.values)
+        ids = sorted(got.values)
         state.contexts[key] = (got.context, ids)
         return {"type": "ok", "value": ids, "context": ids}
 
-    def decode(self, values: list[bytes]) -> list[Any]:
-        return sorted(v.decode() for v in values)
+    async def read_local(self, client: Any, key: str) -> list[Any]:
+        return sorted((await client.read(key, local=True)).values)
 
     def final_keys(self) -> list[str]:
         return sorted(self._touched, key=lambda k: int(k[len(self.prefix) :]))

@@ -1,30 +1,22 @@
 """The set workload: unique integers added to a few keys by read-modify-write.
 
-An add reads the key, unions the element sets of all siblings, adds its element and puts
-the result with the read's context, so the store can tell it supersedes what was read. A
-read returns the union of the siblings. An acknowledged add missing from the final reads
-is a lost write.
+An add is the client's ``add`` (a store without sets does it its own way: our node reads,
+unions the siblings and writes back with the read's context); a read is ``read_set``. An
+acknowledged add missing from the final reads is a lost write.
 """
 
 from __future__ import annotations
 
-import json
 import random
 from typing import Any
 
+from systems.base import SET_OPS
 from workloads.base import Op, WorkerState, failed
-
-
-def union(values: list[bytes]) -> set[int]:
-    """The elements of every sibling: siblings of a set merge by union."""
-    out: set[int] = set()
-    for v in values:
-        out.update(json.loads(v))
-    return out
 
 
 class SetWorkload:
     name = "set"
+    operations = SET_OPS
 
     def __init__(self, keys: int = 5, read_ratio: float = 0.1) -> None:
         self.keys = [f"s{i}" for i in range(keys)]
@@ -40,23 +32,20 @@ class SetWorkload:
 
     async def invoke(self, client: Any, op: Op, state: WorkerState) -> Op:
         key = op["key"]
-        try:
-            got = await client.get(key)
-        except Exception as e:
-            # The read half of an add writes nothing: whatever went wrong, no effect.
-            return {"type": "fail", "error": failed(e)["error"]}
-        elements = union(got.values)
         if op["f"] == "read":
+            try:
+                elements = await client.read_set(key)
+            except Exception as e:
+                return {"type": "fail", "error": failed(e)["error"]}  # a read changes nothing
             return {"type": "ok", "value": sorted(elements)}
-        elements.add(op["value"])
         try:
-            await client.put(key, json.dumps(sorted(elements)), got.context)
+            await client.add(key, op["value"])
         except Exception as e:
             return failed(e)
         return {"type": "ok", "value": op["value"]}
 
-    def decode(self, values: list[bytes]) -> list[Any]:
-        return sorted(union(values))
+    async def read_local(self, client: Any, key: str) -> list[Any]:
+        return sorted(await client.read_set(key, local=True))
 
     def final_keys(self) -> list[str]:
         return list(self.keys)

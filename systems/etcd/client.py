@@ -8,6 +8,7 @@ Registers are put / range / delete of one key. Every read is etcd's default, lin
 
 from __future__ import annotations
 
+from systems.base import ReadResult
 from systems.etcd.gateway import Gateway, b64, prefix_end, unb64
 
 CLIENT_PORT = 2379
@@ -30,15 +31,15 @@ class EtcdClient:
 
     # registers
 
-    async def write(self, key: str, value: str) -> None:
+    async def write(self, key: str, value: str, context: str | None = None) -> None:
         await self.gateway.call("kv/put", {"key": b64(key), "value": b64(value)})
 
-    async def read(self, key: str) -> str | None:
+    async def read(self, key: str) -> ReadResult:
         got = await self.gateway.call("kv/range", {"key": b64(key)})
         kvs = got.get("kvs") or ()
-        return unb64(kvs[0]["value"]) if kvs else None
+        return ReadResult([unb64(kvs[0]["value"])] if kvs else [])
 
-    async def delete(self, key: str) -> None:
+    async def delete(self, key: str, context: str | None = None) -> None:
         await self.gateway.call("kv/deleterange", {"key": b64(key)})
 
     async def close(self) -> None:

@@ -9,6 +9,7 @@ client also sends ``WAIT`` and reports a write that reached fewer replicas as un
 
 from __future__ import annotations
 
+from systems.base import ReadResult
 from systems.errors import Definite, Indefinite
 from systems.redis.deploy import MASTER, SENTINEL_PORT
 from systems.redis.resp import Connection, ReplyError
@@ -61,14 +62,14 @@ class RedisClient:
 
     # registers
 
-    async def write(self, key: str, value: str) -> None:
+    async def write(self, key: str, value: str, context: str | None = None) -> None:
         await self._write("SET", key, value)
 
-    async def read(self, key: str) -> str | None:
+    async def read(self, key: str) -> ReadResult:
         reply = await (await self.primary()).call("GET", key)
-        return None if reply is None else reply.decode()  # type: ignore[union-attr]
+        return ReadResult([] if reply is None else [reply.decode()])  # type: ignore[union-attr]
 
-    async def delete(self, key: str) -> None:
+    async def delete(self, key: str, context: str | None = None) -> None:
         await self._write("DEL", key)
 
     async def close(self) -> None:

@@ -15,12 +15,12 @@ import pytest
 
 from checkers import AntiEntropyConvergence
 from checkers.history import load, validate
-from dynamo.client import AsyncClient
 from dynamo.cluster import LoopbackCluster
 from harness import history
-from harness.faults import NoNemesis
 from harness.options import TestOptions
 from harness.runner import Runner
+from nemesis.protocol import NoNemesis
+from systems.dynamo.client import DynamoClient
 from workloads.base import Op, WorkerState
 from workloads.sets import SetWorkload
 
@@ -84,7 +84,7 @@ def run(tmp_path: Path, c: LoopbackCluster, bound: float) -> list[dict[str, Any]
         w,
         Quiet(),
         c.addresses,
-        lambda address, timeout: AsyncClient([address], timeout=timeout),
+        DynamoClient,
         NoNemesis(),
         local_reads=True,  # N=3 of 3 nodes: every node holds every key
     )

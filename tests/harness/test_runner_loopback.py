@@ -15,13 +15,13 @@ import pytest
 
 import workloads
 from checkers.history import load, validate
-from dynamo.client import AsyncClient
 from dynamo.cluster import LoopbackCluster
 from harness import history
-from harness.dynamo_system import DynamoConfig, DynamoSystem
-from harness.faults import NemesisContext, NoNemesis
 from harness.options import TestOptions
 from harness.runner import Runner
+from nemesis.protocol import NemesisContext, NoNemesis
+from systems.dynamo import DynamoConfig, DynamoSystem
+from systems.dynamo.client import DynamoClient
 
 pytestmark = pytest.mark.cluster
 
@@ -32,8 +32,8 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackCluster]
         yield c
 
 
-def client(address: str, timeout: float) -> AsyncClient:
-    return AsyncClient([address], timeout=timeout)
+def client(address: str, timeout: float) -> DynamoClient:
+    return DynamoClient(address, timeout)
 
 
 def run(

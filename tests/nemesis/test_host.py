@@ -45,7 +45,7 @@ def test_prepare_clears_chains_strobe_and_offset_and_writes_the_faketime_env(
         clock.start_strobe(d, -3.0),
     ]
     script = "\n".join([*left, "sleep 0.3", f"cat {d}/{clock.STROBE_PID}", "echo ====="])
-    script += f"\n{prepare_command(d)}\niptables-save\n"
+    script += f"\n{prepare_command(d, clock.ClockNemesis().host_env(d))}\niptables-save\n"
     r = subprocess.run(["unshare", "-n", "sh", "-c", script], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     before, after = r.stdout.split("=====")
@@ -59,6 +59,13 @@ def test_prepare_clears_chains_strobe_and_offset_and_writes_the_faketime_env(
     assert {k: env[k] for k in clock.ENV} == clock.ENV
     if any(Path(lib).exists() for lib in clock.LIBRARIES):
         assert Path(env["LD_PRELOAD"]).exists()
+
+
+def test_prepare_without_a_clock_nemesis_leaves_node_env_empty(tmp_path: Path) -> None:
+    d = str(tmp_path / "node")
+    r = subprocess.run(["unshare", "-n", "sh", "-c", prepare_command(d)], capture_output=True)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "node" / "node.env").read_text() == ""
 
 
 def test_a_strobe_loop_flips_the_offset_until_stopped(tmp_path: Path) -> None:

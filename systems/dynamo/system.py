@@ -7,27 +7,30 @@ On each host everything lives in ``/var/lib/dynamo-harness/<cluster>/<node>/``::
     venv/             the node's virtualenv, installed from dist/ with --no-index
     node.json         the node's configuration, as given to ``dynamo node``
     run-node.sh       starts the node in the foreground; the daemon is ``setsid`` of it
-    node.env          optional ``KEY=value`` lines exported before start (for nemeses:
-                      libfaketime's LD_PRELOAD and offset file, for instance)
+    node.env          ``KEY=value`` lines exported before start, written by the harness
+                      for the run's nemesis (libfaketime for clock faults)
     node.pid  node.log  data/
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
-import inspect
 import json
 import logging
 import shlex
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from dynamo import options as node_options
+from harness import wheels
 from harness.cluster import Cluster
 from harness.remote import Remote, quote_all
-from harness.system import SystemClient
 from harness.wheels import DISTRIBUTION, INSTALLER, source_root
-from nemesis import host as nemesis_host
+from systems.base import REGISTER_OPS, SET_OPS, Capabilities
+from systems.dynamo.client import DynamoClient
 
 log = logging.getLogger(__name__)
 
@@ -36,21 +39,24 @@ PREPARE_SCRIPT = "scripts/prepare-node.sh"
 
 @dataclass(frozen=True)
 class DynamoConfig:
+    """How the nodes are deployed; ``node`` holds ``NodeConfig`` values (``dynamo.options``)."""
+
     port: int = 7000
-    n: int = 3
-    r: int = 2
-    w: int = 2
-    mode: str = "siblings"
-    buffered: bool = False
-    partitions: int = 64
-    faketime: bool = False  # start under libfaketime (node.env), for clock faults
-    node_args: tuple[str, ...] = ()  # passed to `dynamo node` as they are
+    node: Mapping[str, Any] = field(default_factory=lambda: node_options.parse([]))
     start_timeout: float = 30.0
     install_timeout: float = 600.0
 
+    @property
+    def partitions(self) -> int:
+        return int(self.node["partitions"])
+
+    @property
+    def n(self) -> int:
+        return int(self.node["n"])
+
 
 @functools.lru_cache(maxsize=4)
-def _ring(nodes: tuple[str, ...], partitions: int) -> object:
+def _ring(nodes: tuple[str, ...], partitions: int) -> Any:
     from dynamo.ring import Ring
 
     return Ring.balanced(nodes, partitions)
@@ -58,11 +64,26 @@ def _ring(nodes: tuple[str, ...], partitions: int) -> object:
 
 class DynamoSystem:
     name = "dynamo"
+    capabilities = Capabilities(
+        operations=SET_OPS | REGISTER_OPS,
+        local_reads=True,
+        backlog=True,
+        replicas=True,
+        host_env=True,
+    )
 
-    def __init__(self, config: DynamoConfig, wheels: Sequence[Path], manifest: str) -> None:
+    def __init__(
+        self, config: DynamoConfig, wheels: Sequence[Path] = (), manifest: str = ""
+    ) -> None:
         self.config = config
         self.wheels = list(wheels)
         self.manifest = manifest
+        self.ring_shape: tuple[int, int] = (config.partitions, config.n)
+
+    def prepare(self, work: Path) -> None:
+        """The node's wheels and their dependencies, built once for every host."""
+        self.wheels = wheels.build(work / "dist")
+        self.manifest = wheels.manifest(self.wheels)
 
     # where things are
 
@@ -101,49 +122,25 @@ class DynamoSystem:
             )
             remote.write_file(f"{d}/dist/MANIFEST", self.manifest)
         self._write_config(cluster, node)
-        nemesis_host.prepare(remote, d)  # node.env (libfaketime); clears an earlier run's faults
-        if not self.config.faketime:
-            # libfaketime 0.9.10 slows the node ~30x (Python's sleeps and timers go wrong
-            # under it): preload it only for runs whose nemesis moves clocks.
-            remote.run(f": > {d}/node.env")
 
     def _venv_ok(self, remote: Remote, d: str) -> bool:
         return remote.run(f"test -x {d}/venv/bin/dynamo", check=False).ok
 
     def _write_config(self, cluster: Cluster, node: str) -> None:
         remote, d = cluster.remote(node), self._dir(cluster, node)
-        c = self.config
         seeds = ",".join(f"{n}={self.endpoint(cluster, n)}" for n in cluster.nodes)
         config = {
             "name": node,
             "listen": self.endpoint(cluster, node),
             "seeds": seeds,
             "data_dir": f"{d}/data",
-            **asdict(c),
+            **self.config.node,
         }
         args = [
-            "--name",
-            node,
-            "--listen",
-            config["listen"],
-            "--seeds",
-            seeds,
-            "--data-dir",
-            f"{d}/data",
-            "--n",
-            c.n,
-            "--r",
-            c.r,
-            "--w",
-            c.w,
-            "--mode",
-            c.mode,
-            "--partitions",
-            c.partitions,
+            *("--name", node, "--listen", config["listen"], "--seeds", seeds),
+            *("--data-dir", f"{d}/data"),
+            *node_options.argv(self.config.node),
         ]
-        if c.buffered:
-            args.append("--buffered")
-        args.extend(c.node_args)
         script = (
             "#!/bin/sh\n"
             f"cd {d} || exit 1\n"
@@ -216,10 +213,23 @@ class DynamoSystem:
 
     # clients
 
-    def client(self, address: str, timeout: float) -> SystemClient:
+    def ready(self, cluster: Cluster) -> None:
+        """Ask a node how its ring is shaped: replica sets follow what the nodes run."""
         from dynamo.client import AsyncClient
 
-        return AsyncClient([address], timeout=timeout)
+        async def ask() -> dict[str, Any]:
+            client = AsyncClient([self.endpoint(cluster, cluster.nodes[0])], timeout=5.0)
+            try:
+                return await client.status()
+            finally:
+                await client.close()
+
+        status = asyncio.run(ask())
+        self.ring_shape = (int(status["partitions"]), int(status["n"]))
+        log.info("the nodes run %d partitions, N=%d", *self.ring_shape)
+
+    def client(self, endpoint: str, timeout: float) -> DynamoClient:
+        return DynamoClient(endpoint, timeout)
 
     async def backlog(self, address: str) -> int | None:
         """Hints to hand off, partitions to transfer, and peers it thinks down."""
@@ -240,12 +250,42 @@ class DynamoSystem:
 
         Right while membership stays as deployed (no joins or leaves during a test).
         """
-        from dynamo.ring import Ring
+        partitions, n = self.ring_shape
+        return _ring(tuple(nodes), partitions).preference_list(key, n)
 
-        ring = _ring(tuple(nodes), self.config.partitions)
-        return ring.preference_list(key, self.config.n) if isinstance(ring, Ring) else None
 
-    def supports_local_reads(self) -> bool:
-        from dynamo.client import AsyncClient
+def configure(test: Any, options: Mapping[str, str]) -> DynamoSystem:
+    """The adapter's entry point: ``harness run``'s node options, then ``--system-option``
+    ``KEY=VALUE`` pairs naming node options (``partitions=128``, ``strict_quorum=true``)."""
+    argv = [
+        *("--n", str(test.n), "--r", str(test.r), "--w", str(test.w), "--mode", test.mode),
+        *(["--buffered"] if test.buffered else []),
+        *shlex.split(test.node_args),
+        *option_argv(options),
+    ]
+    try:
+        values = node_options.parse(argv)
+    except ValueError as e:
+        raise ValueError(f"node options: {e}") from e
+    node_options.check(values, max(values["n"], 1))
+    return DynamoSystem(DynamoConfig(port=test.port, node=values))
 
-        return "local" in inspect.signature(AsyncClient.get).parameters
+
+def option_argv(options: Mapping[str, str]) -> list[str]:
+    """``KEY=VALUE`` system options as ``dynamo node`` flags."""
+    argv: list[str] = []
+    flags = {o.name.removeprefix("--").replace("-", "_"): o for o in node_options.OPTIONS}
+    for key, value in options.items():
+        o = flags.get(key.replace("-", "_"))
+        if o is None:
+            raise ValueError(
+                f"system dynamo has no option {key!r}; it takes {', '.join(sorted(flags))}"
+            )
+        if o.kind is None:
+            if value.lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                raise ValueError(f"{key} is a switch: true or false, not {value!r}")
+            if value.lower() in ("1", "true", "yes", "on"):
+                argv.append(o.name)
+        else:
+            argv += [o.name, value]
+    return argv
