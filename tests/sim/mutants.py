@@ -184,6 +184,22 @@ def _read_repair_overwrites_siblings() -> Mutant:
     )
 
 
+def _stray_copy_kept() -> Mutant:
+    def wrap(original: Any) -> Any:
+        def stray(n: Any, key: str) -> None:
+            return None  # "a replica write is a replica write"
+
+        return stray
+
+    return Mutant(
+        "stray-copy-kept",
+        "a node keeps a copy a peer with an older ring wrote to it after a join, where it "
+        "no longer replicates the key (seed 724's bug before it was fixed)",
+        "no-stranded-copy",
+        _wrapping(handoff, "stray", wrap),
+    )
+
+
 # --- tombstones ---------------------------------------------------------------------------------
 
 
@@ -292,6 +308,7 @@ MUTANTS: dict[str, Mutant] = {
         _hint_dropped(before_ack=True),
         _entropy_copies_missing_only(),
         _read_repair_overwrites_siblings(),
+        _stray_copy_kept(),
         _reaper_ignores_unreachable(),
         _merge_keeps_superseded(),
         _merge_drops_concurrent(),
