@@ -19,7 +19,7 @@ And on the settled cluster:
 
 - **converged** — within ``SETTLE_BOUND`` of the faults stopping, with no client traffic, all
   nodes agree on the ring, no hints or transfers are pending, every key's N replicas hold
-  the same object and no other node holds it.
+  the same object (a copy elsewhere is ``no-stranded-copy``'s business).
 - **ring-balanced** — the agreed ring holds exactly the valid members, each owning the
   same number of partitions give or take one.
 - **no-stranded-copy** — no node outside a key's replicas holds a version its replicas lack
