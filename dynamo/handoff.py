@@ -113,8 +113,9 @@ def resume_transfers(node: Node) -> None:
 
 async def run_transfers(node: Node) -> None:
     for p in sorted(node.transfers):
-        if await transfer(node, p, node.transfers[p]):
-            node.transfers.pop(p, None)
+        targets = node.transfers[p]
+        if await transfer(node, p, targets) and node.transfers.get(p) is targets:
+            node.transfers.pop(p)  # (a stray that came meanwhile replaced the entry)
     me = node.state.members.get(node.name)
     if not node.transfers and me is not None and me.status == "leaving":
         node.state.set_member(node.name, node.config.address, "left")
@@ -143,6 +144,17 @@ async def transfer(node: Node, partition: int, targets: list[str]) -> bool:
                 if key not in node.storage.hints and same(node.local_object(key), obj):
                     node.drop_local(key)
     return True
+
+
+def stray(node: Node, key: str) -> None:
+    """A peer whose ring is older wrote ``key`` here, where it no longer belongs: push the
+    key's partition to its replicas and drop it here, as after a ring change (left alone,
+    the copy could outlive the replicas' tombstone and bring the value back)."""
+    ring = node.ring
+    p = ring.partition_of(key)
+    node.transfers[p] = sorted(
+        set(node.transfers.get(p, [])) | set(ring.partition_nodes(p, node.config.n))
+    )
 
 
 def leave(node: Node) -> None:

@@ -377,7 +377,10 @@ class Node:
         return {"obj": encode(self.local_object(msg["key"]).replica_view())}
 
     async def op_replica_put(self, msg: Message) -> Message:
-        await self.apply_replica(msg["key"], decode(msg["obj"]), msg.get("hint"))
+        key, hint = msg["key"], msg.get("hint")
+        await self.apply_replica(key, decode(msg["obj"]), hint)
+        if hint is None and self.name not in self.replicas_of(key):
+            handoff.stray(self, key)
         return {}
 
     async def op_gossip(self, msg: Message) -> Message:
@@ -399,7 +402,13 @@ class Node:
         return {"keys": keys}
 
     async def op_hint_check(self, msg: Message) -> Message:
-        return {"hinted": msg["key"] in self.storage.hints}
+        key = msg["key"]
+        stray = (
+            self.state.ring is not None
+            and self.name not in self.replicas_of(key)
+            and self.storage.get(key) is not None
+        )
+        return {"hinted": key in self.storage.hints or stray}
 
     async def op_replica_reap(self, msg: Message) -> Message:
         return {"reaped": tombstones.reap_local(self, msg["key"], msg["digest"])}

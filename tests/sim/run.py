@@ -25,7 +25,7 @@ from dynamo.errors import DynamoError
 from dynamo.versions import VersionedObject, decode_context, descends
 from tests.sim import loop as simloop
 from tests.sim.cluster import Cluster, ErrorLog, Settings
-from tests.sim.invariants import Violation, check_all, strays
+from tests.sim.invariants import Violation, check_all
 from tests.sim.network import Network
 from tests.sim.schedule import Schedule, Step
 
@@ -48,7 +48,6 @@ class Outcome:
     settle_time: float | None = None
     messages: int = 0
     stray_copies: int = 0
-    stranded: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -378,8 +377,7 @@ def run(
     patches = mutant.patch() if mutant is not None else _nothing()
     with _quiet_logs(errors), patches:
         simloop.run(_timed(sim))
-    check_all(sim, errors.records)
-    found = strays(sim.cluster) if sim.settle_time is not None else (0, [])
+    stray_copies = check_all(sim, errors.records)
     return Outcome(
         seed,
         schedule,
@@ -389,8 +387,7 @@ def run(
         virtual_time=sim.virtual_time,
         settle_time=sim.settle_time,
         messages=sim.network.sent,
-        stray_copies=found[0],
-        stranded=found[1],
+        stray_copies=stray_copies,
     )
 
 

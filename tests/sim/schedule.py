@@ -108,6 +108,7 @@ def generate(seed: int, *, partitions: int = 16, n: int = 3) -> Schedule:
     steps: list[Step] = []
     steps += _client_steps(rng, nodes, keys, processes)
     steps += _fault_steps(rng, nodes, keys, partitions, n)
+    steps += _tail_steps(random.Random(f"tail:{seed}"), nodes, keys, processes, partitions, n)
     return Schedule(nodes, keys, processes, tuple(sorted(steps)))
 
 
@@ -196,6 +197,42 @@ def _fault_steps(
             else:
                 steps.append(Step(start, "join", (joiner,)))
     return steps
+
+
+TAIL = 1 / 3
+"""The share of schedules with a tail (drawn from a random source of its own, so the steps
+before it are those the seed always had)."""
+TAIL_OUTAGE = 10.0
+"""Seconds an owner stays down after the tail's delete: longer than the tombstone grace and
+a reaper's period together, so the reaper comes round while the owner cannot confirm."""
+
+
+def _tail_steps(
+    rng: random.Random,
+    nodes: tuple[str, ...],
+    keys: tuple[str, ...],
+    processes: int,
+    partitions: int,
+    n: int,
+) -> list[Step]:
+    """After the clients stop: one key read and deleted through an owner just as another of
+    its owners crashes, so the delete is acknowledged without that owner (and without a
+    hint: the coordinator has not yet seen it fail); the owner, still holding the old value,
+    comes back only after the tombstone is old enough to reap."""
+    if rng.random() >= TAIL:
+        return []
+    key = rng.choice(keys)
+    own = owners(nodes, key, partitions, n)
+    victim = rng.choice(own[1:])  # not the first owner: that one reaps
+    via = rng.choice([o for o in own if o != victim])
+    at = DURATION + 1.0
+    proc = rng.randrange(processes)
+    return [
+        Step(at, "read", (proc, key, via)),
+        Step(at + 0.3, "crash", (victim,)),
+        Step(at + 0.301, "delete", (proc, key, via)),
+        Step(round(at + 0.3 + TAIL_OUTAGE, 3), "restart", (victim,)),
+    ]
 
 
 def _halves(a: list[str], b: list[str]) -> dict[str, tuple[str, ...]]:
