@@ -312,13 +312,30 @@ class Node:
     async def op_ping(self, msg: Message) -> Message:
         return {"name": self.name}
 
+    async def op_ring(self, msg: Message) -> Message:
+        """What a client needs to send a key's requests to its replicas (``dynamo.client``)."""
+        ring = self.state.ring
+        return {
+            "ring": list(ring.owners) if ring is not None else None,
+            "ring_version": self.state.ring_version,
+            "members": self.members,
+            "n": self.config.n,
+        }
+
+    def _ring_note(self, msg: Message, reply: Message) -> Message:
+        """A routing client on another ring version is told ours."""
+        version = msg.get("ring_version")
+        if version is not None and version != self.state.ring_version:
+            reply["ring_version"] = self.state.ring_version
+        return reply
+
     async def op_get(self, msg: Message) -> Message:
         key = msg["key"]
         if msg.get("local"):
             obj = self.local_object(key)
         else:
             obj = await coordinator.get(self, key, self._quorum(msg, "r"))
-        return {"values": obj.values, "context": encode_context(obj.vv)}
+        return self._ring_note(msg, {"values": obj.values, "context": encode_context(obj.vv)})
 
     async def op_put(self, msg: Message) -> Message:
         return await self._write(msg, msg["value"])
@@ -342,7 +359,7 @@ class Node:
             self.spawn(self._write_behind(key, value, context, w))
             return {"context": encode_context(context)}
         obj = await coordinator.put(self, key, value, context, w, plan)
-        return {"context": encode_context(obj.vv)}
+        return self._ring_note(msg, {"context": encode_context(obj.vv)})
 
     async def _write_behind(
         self, key: str, value: bytes | None, context: dict[str, int], w: int

@@ -265,6 +265,10 @@ def _quorum(v: object, at: str, _: Limits) -> object:
     return _int(v, at, 1, MAX_QUORUM)
 
 
+def _version(v: object, at: str, _: Limits) -> object:
+    return _int(v, at, -1, MAX_COUNTER)
+
+
 def _value(v: object, at: str, limits: Limits) -> object:
     if not isinstance(v, bytes):
         _fail(at, f"must be bin, not {_type(v)}")
@@ -309,19 +313,27 @@ Fields = dict[str, tuple[Check, bool]]
 OPS: dict[str, Fields] = {
     "ping": {},
     "status": {},
-    "get": {"key": (_key, True), "r": (_quorum, False), "local": (_bool, False)},
+    "ring": {},
+    "get": {
+        "key": (_key, True),
+        "r": (_quorum, False),
+        "local": (_bool, False),
+        "ring_version": (_version, False),
+    },
     "put": {
         "key": (_key, True),
         "value": (_value, True),
         "context": (_context, False),
         "w": (_quorum, False),
         "forwarded": (_bool, False),
+        "ring_version": (_version, False),
     },
     "delete": {
         "key": (_key, True),
         "context": (_context, True),
         "w": (_quorum, False),
         "forwarded": (_bool, False),
+        "ring_version": (_version, False),
     },
     "replica_get": {"key": (_key, True)},
     "replica_put": {"key": (_key, True), "obj": (_obj, True), "hint": (_name, False)},
