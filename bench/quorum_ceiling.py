@@ -127,6 +127,9 @@ class CeilingNode:
             link.write({"id": rid, "ok": True, "obj": obj})
         elif op == "replica_put":
             link.write({"id": rid, "ok": True})
+        elif op == "ring":
+            reply = {"ring": list(self.ring.owners), "ring_version": 0, "n": N}
+            link.write({"id": rid, "ok": True, "members": self.addresses, **reply})
         elif op == "ping":
             link.write({"id": rid, "ok": True, "name": self.name})
         else:

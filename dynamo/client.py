@@ -3,11 +3,18 @@
 Given several nodes, a client talks to the first it can reach and fails over to the next only
 when a node cannot be reached (the request was never sent); a request that was sent and then
 timed out is not retried, since a retried put would make a second version.
+
+Client-driven coordination (the paper's section 6.4): after ``AsyncClient.learn_ring`` the
+client sends each key's request straight to the first reachable of the key's N replicas, so
+a put is never forwarded and a get reads one copy locally. Routed requests carry the ring
+version the client knows; a node on another version says so in its reply and the client
+learns the ring again before its next request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import socket
 import threading
@@ -19,8 +26,9 @@ import msgpack
 
 from dynamo.auth import proof
 from dynamo.connection import Pool, split_address
-from dynamo.errors import ConnectError, RemoteError, RequestTimeout, from_wire
+from dynamo.errors import ConnectError, DynamoError, RemoteError, RequestTimeout, from_wire
 from dynamo.protocol import DEFAULT_MAX_FRAME, HEADER, Message, pack
+from dynamo.ring import Ring
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,46 @@ def _get_msg(key: str, r: int | None, local: bool) -> dict[str, Any]:
 
 def _write_msg(op: str, key: str, **fields: Any) -> dict[str, Any]:
     return {"op": op, "key": key, **{k: v for k, v in fields.items() if v is not None}}
+
+
+class Routes:
+    """What a client knows of the ring: enough to put a key's replicas first."""
+
+    def __init__(self) -> None:
+        self.ring: Ring | None = None
+        self.version = -1
+        self.n = 0
+        self.addresses: dict[str, str] = {}
+        self.stale = False
+
+    def learn(self, reply: Message) -> None:
+        """Take a node's ``ring`` answer; ``RemoteError`` if it is not one."""
+        try:
+            owners, members = reply["ring"], reply["members"]
+            ring = Ring(tuple(str(o) for o in owners)) if owners else None
+            addresses = {str(k): str(v) for k, v in members.items()}
+            n, version = int(reply["n"]), int(reply["ring_version"])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise RemoteError(f"not a ring answer: {exc!r}") from None
+        self.ring, self.addresses, self.n, self.version = ring, addresses, n, version
+        self.stale = False
+
+    def order(self, key: str, nodes: list[str]) -> list[str]:
+        """The key's replicas (their addresses, in preference order), then the other nodes."""
+        if self.ring is None:
+            return nodes
+        first = [
+            a
+            for name in self.ring.preference_list(key, self.n)
+            if (a := self.addresses.get(name)) is not None
+        ]
+        return first + [a for a in nodes if a not in first]
+
+    def note(self, reply: Message) -> None:
+        """A node on another ring version says so: learn the ring before the next request."""
+        version = reply.get("ring_version")
+        if version is not None and version != self.version:
+            self.stale = True
 
 
 class Client:
@@ -224,39 +272,61 @@ class AsyncClient:
         self.timeout = timeout
         self._pool = Pool(connect_timeout=connect_timeout, max_frame=max_frame, secret=secret)
         self._preferred = 0
+        self.routes = Routes()
+        self._routed = False
+
+    async def learn_ring(self) -> None:
+        """Route every later request to its key's replicas (and keep the ring current)."""
+        reply, _ = await self._request({"op": "ring"})
+        self.routes.learn(reply)
+        self._routed = True
 
     async def get(self, key: str, *, r: int | None = None, local: bool = False) -> GetResult:
-        reply, node = await self._request(_get_msg(key, r, local))
+        reply, node = await self._request(_get_msg(key, r, local), key)
         return GetResult(list(reply["values"]), reply["context"], node)
 
     async def put(
         self, key: str, value: bytes | str, context: str | None = None, *, w: int | None = None
     ) -> PutResult:
         reply, node = await self._request(
-            _write_msg("put", key, value=_value(value), context=context or None, w=w)
+            _write_msg("put", key, value=_value(value), context=context or None, w=w), key
         )
         return PutResult(reply["context"], node)
 
     async def delete(self, key: str, context: str, *, w: int | None = None) -> PutResult:
-        reply, node = await self._request(_write_msg("delete", key, context=context, w=w))
+        reply, node = await self._request(_write_msg("delete", key, context=context, w=w), key)
         return PutResult(reply["context"], node)
 
     async def status(self) -> dict[str, Any]:
         reply, _ = await self._request({"op": "status"})
         return {k: v for k, v in reply.items() if k not in ("id", "ok")}
 
-    async def _request(self, msg: dict[str, Any]) -> tuple[Message, str]:
-        unreachable = []
+    async def _request(self, msg: dict[str, Any], key: str | None = None) -> tuple[Message, str]:
+        if key is not None and self._routed:
+            if self.routes.stale:
+                with contextlib.suppress(DynamoError):
+                    await self.learn_ring()
+            msg["ring_version"] = self.routes.version
+            reply, address = await self._send(msg, self.routes.order(key, self.nodes), False)
+            self.routes.note(reply)
+            return reply, address
         count = len(self.nodes)
-        for i in range(count):
-            index = (self._preferred + i) % count
-            address = self.nodes[index]
+        order = [self.nodes[(self._preferred + i) % count] for i in range(count)]
+        return await self._send(msg, order, True)
+
+    async def _send(
+        self, msg: dict[str, Any], order: list[str], sticky: bool
+    ) -> tuple[Message, str]:
+        """To the first node of ``order`` that can be reached (``sticky``: and stay there)."""
+        unreachable = []
+        for address in order:
             try:
                 conn = await self._pool.get(address)
             except ConnectError as exc:
                 unreachable.append(str(exc))
                 continue
-            self._preferred = index
+            if sticky:
+                self._preferred = self.nodes.index(address)
             return await conn.request(msg, self.timeout), address
         raise ConnectError("; ".join(unreachable))
 

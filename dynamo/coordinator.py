@@ -1,8 +1,9 @@
 """Get and put as state machines a reader can follow top to bottom.
 
 get: ask the first N healthy nodes of the key's preference list → wait for R answers →
-merge them → answer → then, in the background, wait for the rest and repair every replica
-that answered stale or not at all (read repair).
+merge them → answer → then, once the rest answered or failed, if the answers are not all
+the same, repair every replica that answered stale or not at all (read repair; a get whose
+replicas agree costs no task and no write).
 
 put: stamp the new version on the coordinator's local copy → write it to the first N healthy
 nodes, each fallback carrying a hint naming the owner it stands in for (sloppy quorum) →
@@ -65,8 +66,39 @@ async def get(node: Replicas, key: str, r: int) -> VersionedObject:
     deadline = loop.time() + node.request_timeout
     answers = await quorum(tasks, r, deadline, what=f"read of {key!r}", definite=True)
     merged = reduce(lambda a, b: merge(a, b, lww=node.lww), answers.values())
-    node.spawn(read_repair(node, key, plan, tasks, deadline))
+    pending = [t for t in tasks if not t.done()]
+    if not pending:
+        _repair_unless_agreed(node, key, plan, tasks, deadline)
+        return merged
+    left = len(pending)
+
+    def one_done(_: object) -> None:
+        nonlocal left
+        left -= 1
+        if left == 0:
+            _repair_unless_agreed(node, key, plan, tasks, deadline)
+
+    for task in pending:
+        task.add_done_callback(one_done)
     return merged
+
+
+def _repair_unless_agreed(
+    node: Replicas, key: str, plan: Plan, tasks: dict[asyncio.Task[T], str], deadline: float
+) -> None:
+    """Every replica has answered or failed: start a read repair unless all hold the same."""
+    first: VersionedObject | None = None
+    for task in tasks:
+        if task.cancelled() or task.exception() is not None:
+            break
+        obj: VersionedObject = task.result()  # type: ignore[assignment]
+        if first is None:
+            first = obj
+        elif obj.siblings != first.siblings or obj.vv != first.vv:
+            break
+    else:
+        return
+    node.spawn(read_repair(node, key, plan, tasks, deadline))
 
 
 async def read_repair(

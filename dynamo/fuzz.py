@@ -116,6 +116,7 @@ def fields(address: str) -> dict[str, st.SearchStrategy[Any]]:
         "context": st.just("") | vvs.map(encode_context),
         "w": st.integers(0, 3),
         "forwarded": st.booleans(),
+        "ring_version": st.integers(-1, 3) | st.integers(0, 2**62),
         "obj": objects(),
         "hint": st.sampled_from(NAMES) | st.text(max_size=8),
         "state": states(address),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import msgpack
 
@@ -36,15 +35,43 @@ def leaf_of(key: str, partitions: int) -> int:
     return within * LEAVES >> bits_after_partition
 
 
-@dataclass(frozen=True)
 class Tree:
-    leaves: tuple[bytes, ...]
-    keys: tuple[dict[str, bytes], ...]
-    """Per leaf: key -> object digest."""
+    """A partition's tree, kept current key by key (``set``): a write re-hashes nothing at
+    once; the leaves it touched are hashed again when the tree is next read."""
+
+    def __init__(self, keys: list[dict[str, bytes]], partitions: int) -> None:
+        self.keys = keys
+        """Per leaf: key -> object digest."""
+        self.partitions = partitions
+        self._leaves: list[bytes | None] = [None] * len(keys)
+
+    @property
+    def leaves(self) -> tuple[bytes, ...]:
+        hashed = self._leaves
+        for i, leaf in enumerate(hashed):
+            if leaf is None:
+                hashed[i] = _leaf_hash(self.keys[i])
+        return tuple(hashed)  # type: ignore[arg-type]
 
     @property
     def root(self) -> bytes:
         return hashlib.blake2b(b"".join(self.leaves), digest_size=DIGEST_BYTES).digest()
+
+    def set(self, key: str, dig: bytes | None) -> None:
+        """``key`` now holds an object of digest ``dig`` (None: it is gone)."""
+        leaf = leaf_of(key, self.partitions)
+        if dig is None:
+            self.keys[leaf].pop(key, None)
+        else:
+            self.keys[leaf][key] = dig
+        self._leaves[leaf] = None
+
+
+def _leaf_hash(bucket: dict[str, bytes]) -> bytes:
+    return hashlib.blake2b(
+        b"".join(k.encode() + b"\0" + d for k, d in sorted(bucket.items())),
+        digest_size=DIGEST_BYTES,
+    ).digest()
 
 
 def build(items: Iterable[tuple[str, bytes]], partitions: int) -> Tree:
@@ -52,14 +79,7 @@ def build(items: Iterable[tuple[str, bytes]], partitions: int) -> Tree:
     buckets: list[dict[str, bytes]] = [{} for _ in range(LEAVES)]
     for key, dig in items:
         buckets[leaf_of(key, partitions)][key] = dig
-    leaves = tuple(
-        hashlib.blake2b(
-            b"".join(k.encode() + b"\0" + d for k, d in sorted(b.items())),
-            digest_size=DIGEST_BYTES,
-        ).digest()
-        for b in buckets
-    )
-    return Tree(leaves, tuple(buckets))
+    return Tree(buckets, partitions)
 
 
 def differing_leaves(ours: Tree, theirs: tuple[bytes, ...]) -> list[int]:

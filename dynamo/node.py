@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from typing import Any, Protocol
 
-from dynamo import auth, coordinator, entropy, gossip, handoff, schema, tombstones
+from dynamo import auth, coordinator, entropy, gossip, handoff, merkle, schema, tombstones
 from dynamo.admission import Admission
 from dynamo.auth import Session
 from dynamo.config import NodeConfig
@@ -121,7 +121,7 @@ class Node:
         self.admission = Admission(config.max_inflight_per_connection, config.max_inflight)
         self.stats: dict[str, int] = {}
         self.trees: dict[int, Tree] = {}
-        """Merkle trees of partitions, dropped when a key of theirs changes."""
+        """Merkle trees of partitions, updated key by key as keys change (``_tree_set``)."""
         self.tombstones: set[str] = set()
         """Keys whose local object is only tombstones: candidates for reaping."""
         self.transfers: dict[int, list[str]] = {}
@@ -251,11 +251,10 @@ class Node:
     def store_local(
         self, key: str, obj: VersionedObject, hint: str | None = None
     ) -> asyncio.Future[None]:
-        self.trees.pop(self.ring.partition_of(key), None)
         tombstones.noticed(self, key, obj)
         if hint is not None and hint not in self.storage.hints.get(key, ()):
             self.stats["hints_stored"] = self.stats.get("hints_stored", 0) + 1
-        return self.storage.put(key, obj, hint)
+        return self._tree_set(key, obj, self.storage.put(key, obj, hint))
 
     def apply_replica(
         self, key: str, incoming: VersionedObject, hint: str | None = None
@@ -268,8 +267,23 @@ class Node:
         return self.store_local(key, merged, hint)
 
     def drop_local(self, key: str) -> asyncio.Future[None]:
-        self.trees.pop(self.ring.partition_of(key), None)
-        return self.storage.delete(key)
+        return self._tree_set(key, None, self.storage.delete(key))
+
+    def _tree_set(
+        self, key: str, obj: VersionedObject | None, written: asyncio.Future[None]
+    ) -> asyncio.Future[None]:
+        """Keep the key's partition tree (if one is cached) current; a write that fails
+        drops the tree, to be built again from what the disk holds."""
+        partition = self.ring.partition_of(key)
+        tree = self.trees.get(partition)
+        if tree is not None:
+            tree.set(key, merkle.digest(obj) if obj is not None else None)
+            written.add_done_callback(lambda f: self._tree_write_done(partition, f))
+        return written
+
+    def _tree_write_done(self, partition: int, written: asyncio.Future[None]) -> None:
+        if not written.cancelled() and written.exception() is not None:
+            self.trees.pop(partition, None)
 
     async def replica_get(self, target: str, key: str) -> VersionedObject:
         if target == self.name:
@@ -312,13 +326,30 @@ class Node:
     async def op_ping(self, msg: Message) -> Message:
         return {"name": self.name}
 
+    async def op_ring(self, msg: Message) -> Message:
+        """What a client needs to send a key's requests to its replicas (``dynamo.client``)."""
+        ring = self.state.ring
+        return {
+            "ring": list(ring.owners) if ring is not None else None,
+            "ring_version": self.state.ring_version,
+            "members": self.members,
+            "n": self.config.n,
+        }
+
+    def _ring_note(self, msg: Message, reply: Message) -> Message:
+        """A routing client on another ring version is told ours."""
+        version = msg.get("ring_version")
+        if version is not None and version != self.state.ring_version:
+            reply["ring_version"] = self.state.ring_version
+        return reply
+
     async def op_get(self, msg: Message) -> Message:
         key = msg["key"]
         if msg.get("local"):
             obj = self.local_object(key)
         else:
             obj = await coordinator.get(self, key, self._quorum(msg, "r"))
-        return {"values": obj.values, "context": encode_context(obj.vv)}
+        return self._ring_note(msg, {"values": obj.values, "context": encode_context(obj.vv)})
 
     async def op_put(self, msg: Message) -> Message:
         return await self._write(msg, msg["value"])
@@ -342,7 +373,7 @@ class Node:
             self.spawn(self._write_behind(key, value, context, w))
             return {"context": encode_context(context)}
         obj = await coordinator.put(self, key, value, context, w, plan)
-        return {"context": encode_context(obj.vv)}
+        return self._ring_note(msg, {"context": encode_context(obj.vv)})
 
     async def _write_behind(
         self, key: str, value: bytes | None, context: dict[str, int], w: int

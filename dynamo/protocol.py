@@ -56,9 +56,13 @@ class FrameProtocol(asyncio.Protocol):
         self._write_blocked = False
         self._reads_wait_for_writes = reads_wait_for_writes
         self.transport: asyncio.Transport | None = None
+        self._packer = msgpack.Packer(use_bin_type=True)
+        self._out: list[bytes] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self._loop = asyncio.get_running_loop()
         sock = transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -135,8 +139,21 @@ class FrameProtocol(asyncio.Protocol):
             self.transport.close()
 
     def send(self, msg: Message) -> None:
+        """Queue a frame; the frames of one loop tick go out in one write (one syscall)."""
+        if self.transport is None or self.transport.is_closing():
+            return
+        body = self._packer.pack(msg)
+        out = self._out
+        out.append(HEADER.pack(len(body)))
+        out.append(body)
+        if len(out) == 2:
+            assert self._loop is not None
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        out, self._out = self._out, []
         if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(pack(msg))
+            self.transport.write(b"".join(out))
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._on_close is not None:

@@ -3,6 +3,7 @@ across kill -9 of every node, and bad input that must never kill a node."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import socket
 import struct
@@ -12,7 +13,7 @@ import time
 import msgpack
 import pytest
 
-from dynamo.client import Client
+from dynamo.client import AsyncClient, Client
 from dynamo.cluster import LoopbackCluster
 from dynamo.errors import BadRequest, QuorumError
 from dynamo.ring import Ring
@@ -197,3 +198,23 @@ def test_client_fails_over_when_its_first_node_is_unreachable(live) -> None:
     client = Client([live.addresses["n1"], live.addresses["n2"]])
     key = fresh_key()
     assert client.put(key, "x").node == live.addresses["n2"]
+
+
+def test_a_routing_client_sends_each_request_to_the_keys_first_live_replica(live) -> None:
+    async def scenario() -> None:
+        async with AsyncClient(list(live.addresses.values())) as client:
+            await client.learn_ring()
+            for _ in range(10):
+                key = fresh_key()
+                first = live.addresses[replicas(live, key)[0]]
+                assert (await client.put(key, b"v")).node == first
+                got = await client.get(key)
+                assert (got.values, got.node) == ([b"v"], first)
+        live.kill("n1")
+        async with AsyncClient(list(live.addresses.values())) as client:
+            await client.learn_ring()  # from whichever node answers first
+            key = next(k for k in map(str, itertools.count()) if replicas(live, k)[0] == "n1")
+            second = live.addresses[replicas(live, key)[1]]
+            assert (await client.put(key, b"w")).node == second
+
+    asyncio.run(scenario())
