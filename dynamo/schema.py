@@ -323,6 +323,7 @@ OPS: dict[str, Fields] = {
         "w": (_quorum, False),
         "forwarded": (_bool, False),
     },
+    "preflist": {"key": (_key, True)},
     "replica_get": {"key": (_key, True)},
     "replica_put": {"key": (_key, True), "obj": (_obj, True), "hint": (_name, False)},
     "gossip": {"state": (_state, True)},
