@@ -19,6 +19,7 @@ from checkers.history import Op, derived
 OPENS = {
     "start-partition": "partition",
     "kill": "kill",
+    "wipe": "wipe",
     "pause": "pause",
     "bump-clock": "clock",
     "strobe-clock": "clock",
@@ -27,11 +28,12 @@ OPENS = {
 CLOSES = {
     "stop-partition": "partition",
     "start": "kill",
+    "start-wiped": "wipe",
     "resume": "pause",
     "reset-clock": "clock",
     "stop-loss": "loss",
 }
-PER_NODE = frozenset({"kill", "pause"})
+PER_NODE = frozenset({"kill", "pause", "wipe"})
 _ALL = "*"
 
 

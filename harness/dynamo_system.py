@@ -198,6 +198,9 @@ class DynamoSystem:
     def kill(self, cluster: Cluster, node: str) -> None:
         self._signal(cluster, node, "KILL")
 
+    def wipe(self, cluster: Cluster, node: str) -> None:
+        cluster.remote(node).run(f"rm -rf {self._dir(cluster, node)}/data", timeout=30)
+
     def pause(self, cluster: Cluster, node: str) -> None:
         self._signal(cluster, node, "STOP")
 

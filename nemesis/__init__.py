@@ -4,9 +4,9 @@ Runs commands on nodes through ``harness.remote`` (the one SSH path) and nothing
 
 ``build(spec)`` makes the nemesis a ``--nemesis`` value names (see ``nemesis.spec`` for
 the grammar): partitions from grudges (``partition``), crashes (``kill``), pauses
-(``pause``), clock skew under libfaketime (``clock``), packet loss (``loss``), or several
-composed into one. Each takes its schedule from the rng the runner passes, so a seed
-replays the same faults; each records in the op's ``value`` what it did.
+(``pause``), clock skew under libfaketime (``clock``), packet loss (``loss``), disk wipes
+(``wipe``), or several composed into one. Each takes its schedule from the rng the runner
+passes, so a seed replays the same faults; each records in the op's ``value`` what it did.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from nemesis.loss import LossNemesis
 from nemesis.partition import PartitionNemesis
 from nemesis.process import ProcessNemesis
 from nemesis.spec import NAMES, Spec, parse
+from nemesis.wipe import WipeNemesis
 
 __all__ = [
     "NAMES",
@@ -26,6 +27,7 @@ __all__ = [
     "PartitionNemesis",
     "ProcessNemesis",
     "Spec",
+    "WipeNemesis",
     "build",
     "compose",
     "parse",
@@ -33,13 +35,15 @@ __all__ = [
 
 
 def from_spec(spec: Spec) -> Part | Compose:
-    held: set[str] = set()  # kill and pause share it: neither touches the other's nodes
+    held: set[str] = set()  # kill, pause and wipe share it: none touches another's nodes
     parts: list[Part] = []
     for f in spec.faults:
         if f.kind == "partition":
             parts.append(PartitionNemesis(f.targets))
         elif f.kind in ("kill", "pause"):
             parts.append(ProcessNemesis(f.kind, f.targets, held))
+        elif f.kind == "wipe":
+            parts.append(WipeNemesis(f.targets, held))
         elif f.kind == "clock":
             parts.append(ClockNemesis(f.targets, spec.skew))
         else:

@@ -8,6 +8,9 @@ by ``/``, or a ``name=value`` parameter::
     kill:one/minority,pause         kill one node or a minority; pause any target size
     clock,skew=5                    clock offsets of up to ±5 s
     loss:all,p=0.3                  every node drops 30 % of what it sends to the others
+    wipe                            SIGKILL one node, delete its data, start it (also
+                                    wipe:one/minority/majority/all; not part of ``all``:
+                                    wiping W nodes at once loses writes on any store)
     all                             partition, kill, pause, clock and loss
     none                            no faults
 """
@@ -29,7 +32,9 @@ ALIASES = {
     "partition-bridge": ("partition", ("bridge",)),
     "bridge": ("partition", ("bridge",)),
 }
-NAMES = (*FAULTS, *ALIASES, "all")
+DESTRUCTIVE = {"wipe": ("one",)}
+"""Faults ``all`` leaves out, with the targets they take when none are given."""
+NAMES = (*FAULTS, *DESTRUCTIVE, *ALIASES, "all")
 DEFAULT_PROBABILITY = 0.2
 DEFAULT_SKEW = 30.0
 
@@ -67,11 +72,11 @@ def _fault(item: str) -> list[Fault]:
             raise ValueError(f"{name!r} takes no targets; use partition:KIND/KIND")
         kind, targets = ALIASES[name]
         return [Fault(kind, targets)]
-    if name not in FAULTS:
+    if name not in FAULTS and name not in DESTRUCTIVE:
         raise ValueError(f"unknown nemesis {name!r}; choose from {', '.join(NAMES)} or none")
     choices = _choices(name)
     if not given:
-        return [Fault(name, choices)]
+        return [Fault(name, DESTRUCTIVE.get(name, choices))]
     targets = tuple(given.split("/"))
     bad = [t for t in targets if t not in choices]
     if bad:
