@@ -16,52 +16,37 @@ teardown starts every node this wiped and did not start, so the fault always hea
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from nemesis import targets as targeting
 from nemesis.base import Bound, NemesisError, Op, each
+from nemesis.process import ProcessNemesis
 from nemesis.targets import SPECS
 
 if TYPE_CHECKING:
     from harness.faults import NemesisContext
 
 
-class WipeNemesis(Bound):
-    """``wipe`` of target-spec-sized node sets, then ``start-wiped`` of the same nodes."""
+class WipeNemesis(ProcessNemesis):
+    """``wipe`` of target-spec-sized node sets, then ``start-wiped`` of the same nodes (the
+    schedule, and the nodes held with kill and pause, are the process nemesis's)."""
 
     name = "wipe"
+    fault = "wipe"
+    undo = "start-wiped"
     fs = frozenset({"wipe", "start-wiped"})
 
     def __init__(self, targets: Sequence[str] = SPECS, held: set[str] | None = None) -> None:
-        super().__init__()
+        Bound.__init__(self)
         self.targets = tuple(targets)
-        self.held = set() if held is None else held  # shared with kill and pause
+        self.held = set() if held is None else held
         self.mine: list[str] = []
-        self.down: set[str] = set()  # wiped and not started again
+        self.touched: set[str] = set()  # wiped and not started again
 
     def setup(self, ctx: NemesisContext) -> None:
         if not callable(getattr(ctx.system, "wipe", None)):
             raise NemesisError(f"wipe: the system {ctx.system.name!r} cannot wipe a node's data")
         self.bind(ctx)
-
-    def next_op(self, rng: random.Random) -> Op | None:
-        if self.mine:
-            return self._undo()
-        free = [n for n in self.nodes if n not in self.held]
-        chosen = targeting.pick(rng.choice(self.targets), free, rng)
-        if not chosen:
-            return None
-        self.mine = chosen
-        self.held.update(chosen)
-        return {"f": "wipe", "value": chosen}
-
-    def _undo(self) -> Op:
-        op = {"f": "start-wiped", "value": self.mine}
-        self.held.difference_update(self.mine)
-        self.mine = []
-        return op
 
     def invoke(self, op: Op) -> Op:
         f = op["f"]
@@ -73,16 +58,13 @@ class WipeNemesis(Bound):
             raise NemesisError(f"wipe: cannot do {f!r}")
         return op
 
-    def heal_ops(self) -> list[Op]:
-        return [self._undo()] if self.mine else []
-
     def teardown(self) -> None:
         if self.ctx is not None:
-            each(sorted(self.down), self._start)
+            each(sorted(self.touched), self._start)
 
     def _wipe(self, node: str) -> None:
         system, cluster = self.context.system, self.cluster
-        self.down.add(node)
+        self.touched.add(node)
         system.kill(cluster, node)
         system.wipe(cluster, node)  # type: ignore[attr-defined]
 
@@ -91,4 +73,4 @@ class WipeNemesis(Bound):
         system.stop(cluster, node)  # a no-op after the kill; safe where a kill failed
         system.wipe(cluster, node)  # type: ignore[attr-defined]  # the disk stays lost
         system.start(cluster, node)
-        self.down.discard(node)
+        self.touched.discard(node)
