@@ -18,6 +18,7 @@ from checkers.history import Op, derived
 
 OPENS = {
     "start-partition": "partition",
+    "start-owners": "partition",
     "kill": "kill",
     "wipe": "wipe",
     "pause": "pause",
@@ -27,6 +28,7 @@ OPENS = {
 }
 CLOSES = {
     "stop-partition": "partition",
+    "stop-owners": "partition",
     "start": "kill",
     "start-wiped": "wipe",
     "resume": "pause",

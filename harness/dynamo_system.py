@@ -248,6 +248,13 @@ class DynamoSystem:
         ring = _ring(tuple(nodes), self.config.partitions)
         return ring.preference_list(key, self.config.n) if isinstance(ring, Ring) else None
 
+    async def preference_list(self, address: str, key: str) -> list[str]:
+        """The owners of ``key`` as the node at ``address`` sees them (its ``preflist``)."""
+        from dynamo.client import AsyncClient
+
+        async with AsyncClient([address], timeout=5.0) as client:
+            return (await client.preflist(key)).owners
+
     def supports_local_reads(self) -> bool:
         from dynamo.client import AsyncClient
 

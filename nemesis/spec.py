@@ -11,6 +11,8 @@ by ``/``, or a ``name=value`` parameter::
     wipe                            SIGKILL one node, delete its data, start it (also
                                     wipe:one/minority/majority/all; not part of ``all``:
                                     wiping W nodes at once loses writes on any store)
+    owners:steady/flapping          isolate every owner of a key (writes on fallbacks
+                                    only); flapping heals and cuts every 1-2 s
     all                             partition, kill, pause, clock and loss
     none                            no faults
 """
@@ -32,9 +34,10 @@ ALIASES = {
     "partition-bridge": ("partition", ("bridge",)),
     "bridge": ("partition", ("bridge",)),
 }
-DESTRUCTIVE = {"wipe": ("one",)}
+OWNER_MODES = ("steady", "flapping")
+OPT_IN = {"wipe": ("one",), "owners": OWNER_MODES}
 """Faults ``all`` leaves out, with the targets they take when none are given."""
-NAMES = (*FAULTS, *DESTRUCTIVE, *ALIASES, "all")
+NAMES = (*FAULTS, *OPT_IN, *ALIASES, "all")
 DEFAULT_PROBABILITY = 0.2
 DEFAULT_SKEW = 30.0
 
@@ -58,7 +61,7 @@ class Spec:
 
 
 def _choices(kind: str) -> tuple[str, ...]:
-    return PARTITION_KINDS if kind == "partition" else SPECS
+    return {"partition": PARTITION_KINDS, "owners": OWNER_MODES}.get(kind, SPECS)
 
 
 def _fault(item: str) -> list[Fault]:
@@ -72,11 +75,11 @@ def _fault(item: str) -> list[Fault]:
             raise ValueError(f"{name!r} takes no targets; use partition:KIND/KIND")
         kind, targets = ALIASES[name]
         return [Fault(kind, targets)]
-    if name not in FAULTS and name not in DESTRUCTIVE:
+    if name not in FAULTS and name not in OPT_IN:
         raise ValueError(f"unknown nemesis {name!r}; choose from {', '.join(NAMES)} or none")
     choices = _choices(name)
     if not given:
-        return [Fault(name, DESTRUCTIVE.get(name, choices))]
+        return [Fault(name, OPT_IN.get(name, choices))]
     targets = tuple(given.split("/"))
     bad = [t for t in targets if t not in choices]
     if bad:
