@@ -49,6 +49,22 @@ MUTANTS = {
             "3",
         ),
     ),
+    "drop-failed-hint": Mutant(
+        "a fallback whose hinted hand-off failed drops the hint and its own copy, as if "
+        "delivered (writes that landed on fallbacks only are lost)",
+        (
+            "--workload",
+            "set",
+            "--keys",
+            "300",
+            "--nemesis",
+            "owners:flapping",
+            "--time-limit",
+            "30",
+            "--nemesis-interval",
+            "8",
+        ),
+    ),
 }
 
 
