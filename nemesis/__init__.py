@@ -40,8 +40,8 @@ __all__ = [
 def from_spec(spec: Spec) -> Part | Compose:
     held: set[str] = set()  # kill, pause and wipe share it: none touches another's nodes
     parts: list[Part] = []
-    if spec.fault("owners") and spec.fault("partition"):
-        raise ValueError("owners and partition share the partition rules: use one of them")
+    if spec.fault("owners") and (spec.fault("partition") or spec.fault("loss")):
+        raise ValueError("owners uses the partition and loss rules: not with partition or loss")
     for f in spec.faults:
         if f.kind == "partition":
             parts.append(PartitionNemesis(f.targets))

@@ -10,7 +10,11 @@ hand-off (or anti-entropy) after the heal.
 
 ``owners:flapping`` heals and cuts again every 1 to 2 s (the run's rng chooses) until
 ``stop-owners``, so hand-off starts while a cut can come back any moment: deliveries time
-out halfway and must be retried, not counted done. ``owners:steady`` holds the cut.
+out halfway and must be retried, not counted done. ``owners:lossy`` flaps the same way but
+its "heal" is packet loss aimed at hand-off traffic: the other nodes (the fallbacks) drop
+half of what they send to the owners (iptables' ``statistic`` match in ``DH-LOSS``), so
+the failure detector sees owners come and go while deliveries time out. ``owners:steady``
+holds the cut.
 
 The rules are the partition nemesis's (the ``DH-PARTITION`` chain, so ``owners`` and
 ``partition`` are not composed); the grudge each cut enforces is recorded in the op.
@@ -25,8 +29,8 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from nemesis import grudges
-from nemesis.base import NemesisError, Op
+from nemesis import grudges, iptables
+from nemesis.base import NemesisError, Op, each
 from nemesis.partition import PartitionNemesis
 from nemesis.spec import OWNER_MODES as MODES
 
@@ -37,6 +41,8 @@ log = logging.getLogger("nemesis")
 
 FLAP = (1.0, 2.0)
 """Seconds between a flapping cut's heals and cuts, drawn uniformly."""
+LOSS = 0.5
+"""What share of the fallbacks' packets to the owners ``lossy`` drops between cuts."""
 
 
 def owners_grudge(owners: Sequence[str], nodes: Sequence[str]) -> dict[str, list[str]]:
@@ -56,6 +62,7 @@ class OwnersNemesis(PartitionNemesis):
         self._stop = threading.Event()
         self._flapper: threading.Thread | None = None
         self.flips = 0
+        self.lossy_used = False
 
     def setup(self, ctx: NemesisContext) -> None:
         if not callable(getattr(ctx.system, "preference_list", None)):
@@ -85,12 +92,17 @@ class OwnersNemesis(PartitionNemesis):
             grudge = owners_grudge(owners, self.nodes)
             self._enforce(grudge)
             value.update(nodes=owners, grudge=grudge)
-            if value["mode"] == "flapping":
-                self._flap(grudge, random.Random(value["seed"]))
+            if value["mode"] in ("flapping", "lossy"):
+                lossy = value["mode"] == "lossy"
+                self._flap(grudge, owners, random.Random(value["seed"]), lossy=lossy)
+            if self.pending is not None:
+                self.pending = {"f": f, "value": value}
             return {**op, "value": value}
         if f == "stop-owners":
             self._halt()
             self._enforce({})
+            if self.lossy_used:
+                each(self.cluster.nodes, lambda node: self._lose(node, []))
             return {**op, "value": {**value, "flips": self.flips}}
         raise NemesisError(f"owners: cannot do {f!r}")
 
@@ -103,7 +115,21 @@ class OwnersNemesis(PartitionNemesis):
 
     def teardown(self) -> None:
         self._halt()
+        if self.ctx is not None and self.lossy_used:
+            each(
+                self.cluster.nodes,
+                lambda node: self.cluster.remote(node).run(
+                    iptables.remove(iptables.LOSS), timeout=30
+                ),
+            )
         super().teardown()
+
+    def _lose(self, node: str, to: Sequence[str]) -> None:
+        cluster = self.cluster
+        body = iptables.lose_to([cluster.addresses[o] for o in to], LOSS) if to else []
+        cluster.remote(node).run(
+            iptables.rules(iptables.LOSS, cluster.control_address, body), timeout=30
+        )
 
     def _owners(self, key: str, asked: str) -> list[str]:
         system, cluster = self.context.system, self.cluster
@@ -116,16 +142,27 @@ class OwnersNemesis(PartitionNemesis):
             raise NemesisError(f"owners: {asked} named nodes not in this cluster: {unknown}")
         return list(owners)
 
-    def _flap(self, grudge: dict[str, list[str]], rng: random.Random) -> None:
+    def _flap(
+        self, grudge: dict[str, list[str]], owners: list[str], rng: random.Random, *, lossy: bool
+    ) -> None:
         self._stop.clear()
         self.flips = 0
+        self.lossy_used |= lossy
+        others = [n for n in self.nodes if n not in owners]
+
+        def loss(on: bool) -> None:
+            each(others, lambda node: self._lose(node, owners if on else []))
 
         def loop() -> None:
             cut = True
             while not self._stop.wait(rng.uniform(*FLAP)):
                 cut = not cut
                 try:
+                    if lossy and not cut:
+                        loss(True)
                     self._enforce(grudge if cut else {})
+                    if lossy and cut:
+                        loss(False)
                     self.flips += 1
                 except Exception as e:  # the next flip or the stop tries again
                     log.error("owners: flip failed: %s", e)

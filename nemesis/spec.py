@@ -11,8 +11,9 @@ by ``/``, or a ``name=value`` parameter::
     wipe                            SIGKILL one node, delete its data, start it (also
                                     wipe:one/minority/majority/all; not part of ``all``:
                                     wiping W nodes at once loses writes on any store)
-    owners:steady/flapping          isolate every owner of a key (writes on fallbacks
-                                    only); flapping heals and cuts every 1-2 s
+    owners:steady/flapping/lossy    isolate every owner of a key (writes on fallbacks
+                                    only); flapping heals and cuts every 1-2 s; lossy
+                                    alternates the cut with loss from fallbacks to owners
     all                             partition, kill, pause, clock and loss
     none                            no faults
 """
@@ -34,7 +35,7 @@ ALIASES = {
     "partition-bridge": ("partition", ("bridge",)),
     "bridge": ("partition", ("bridge",)),
 }
-OWNER_MODES = ("steady", "flapping")
+OWNER_MODES = ("steady", "flapping", "lossy")
 OPT_IN = {"wipe": ("one",), "owners": OWNER_MODES}
 """Faults ``all`` leaves out, with the targets they take when none are given."""
 NAMES = (*FAULTS, *OPT_IN, *ALIASES, "all")

@@ -58,7 +58,7 @@ MUTANTS = {
             "--keys",
             "300",
             "--nemesis",
-            "owners:flapping",
+            "owners:lossy",
             "--time-limit",
             "30",
             "--nemesis-interval",

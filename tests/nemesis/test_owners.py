@@ -107,6 +107,27 @@ def test_flapping_heals_and_cuts_until_stopped(monkeypatch: pytest.MonkeyPatch) 
     assert all(drops(cmd) == set() for _, cmd in cluster.log[-5:])
 
 
+def test_lossy_alternates_the_cut_with_loss_from_the_others_to_the_owners(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(owners_mod, "FLAP", (0.01, 0.02))
+    nem, cluster = started(["n1", "n2", "n3"], ("lossy",))
+    op = nem.next_op(random.Random(2))
+    assert op is not None
+    nem.invoke(op)
+    time.sleep(0.3)
+    stop = nem.next_op(random.Random(2))
+    assert stop is not None
+    stopped = nem.invoke(stop)
+    assert stopped["value"]["flips"] >= 3 and stopped["value"]["nodes"] == ["n1", "n2", "n3"]
+    lossy = [(n, c) for n, c in cluster.log if "DH-LOSS" in c and "statistic" in c]
+    assert lossy and {n for n, _ in lossy} == {"n4", "n5"}
+    owners = {cluster.addresses[n] for n in ("n1", "n2", "n3")}
+    assert all(f"-d {a} " in c for _, c in lossy for a in owners)
+    last = {n: c for n, c in cluster.log if "DH-LOSS" in c}
+    assert all("statistic" not in c for c in last.values())  # the stop heals the loss too
+
+
 def test_a_node_naming_strangers_is_an_error_and_heal_ops_end_the_cut() -> None:
     nem, _ = started(["n1", "n9"], ("steady",))
     op = nem.next_op(random.Random(3))
@@ -118,6 +139,7 @@ def test_a_node_naming_strangers_is_an_error_and_heal_ops_end_the_cut() -> None:
 
 def test_owners_is_opt_in_and_never_composed_with_partition() -> None:
     assert "owners" not in [f.kind for f in specs.parse("all").faults]
-    assert specs.parse("owners").fault("owners").targets == ("steady", "flapping")
-    with pytest.raises(ValueError, match="share the partition rules"):
-        nemesis.build("owners,partition")
+    assert specs.parse("owners").fault("owners").targets == ("steady", "flapping", "lossy")
+    for other in ("partition", "loss"):
+        with pytest.raises(ValueError, match="not with partition or loss"):
+            nemesis.build(f"owners,{other}")
