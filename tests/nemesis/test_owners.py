@@ -92,15 +92,23 @@ def test_start_asks_a_node_for_the_owners_and_cuts_each_off() -> None:
     assert all(drops(cmd) == set() for node, cmd in cluster.log[-5:])
 
 
-def test_flapping_heals_and_cuts_until_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+def flapped(monkeypatch: pytest.MonkeyPatch, mode: str) -> tuple[dict[str, Any], FakeCluster]:
+    """Start a ``mode`` cut of n1-n3, let it flip for 0.3 s, stop it: the stop's value."""
     monkeypatch.setattr(owners_mod, "FLAP", (0.01, 0.02))
-    nem, cluster = started(["n1", "n2", "n3"], ("flapping",))
-    op = nem.next_op(random.Random(2))
-    assert op is not None
-    nem.invoke(op)
-    time.sleep(0.3)
-    stopped = nem.invoke({"f": "stop-owners", "value": op["value"]})
-    assert stopped["value"]["flips"] >= 3
+    nem, cluster = started(["n1", "n2", "n3"], (mode,))
+    rng = random.Random(2)
+    for _ in range(2):
+        op = nem.next_op(rng)
+        assert op is not None
+        done = nem.invoke(op)
+        time.sleep(0.3)
+    assert done["f"] == "stop-owners" and done["value"]["nodes"] == ["n1", "n2", "n3"]
+    return done["value"], cluster
+
+
+def test_flapping_heals_and_cuts_until_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    stopped, cluster = flapped(monkeypatch, "flapping")
+    assert stopped["flips"] >= 3
     count = len(cluster.log)
     time.sleep(0.1)
     assert len(cluster.log) == count  # nothing flips after the stop
@@ -110,16 +118,8 @@ def test_flapping_heals_and_cuts_until_stopped(monkeypatch: pytest.MonkeyPatch) 
 def test_lossy_alternates_the_cut_with_loss_from_the_others_to_the_owners(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(owners_mod, "FLAP", (0.01, 0.02))
-    nem, cluster = started(["n1", "n2", "n3"], ("lossy",))
-    op = nem.next_op(random.Random(2))
-    assert op is not None
-    nem.invoke(op)
-    time.sleep(0.3)
-    stop = nem.next_op(random.Random(2))
-    assert stop is not None
-    stopped = nem.invoke(stop)
-    assert stopped["value"]["flips"] >= 3 and stopped["value"]["nodes"] == ["n1", "n2", "n3"]
+    stopped, cluster = flapped(monkeypatch, "lossy")
+    assert stopped["flips"] >= 3
     lossy = [(n, c) for n, c in cluster.log if "DH-LOSS" in c and "statistic" in c]
     assert lossy and {n for n, _ in lossy} == {"n4", "n5"}
     owners = {cluster.addresses[n] for n in ("n1", "n2", "n3")}
