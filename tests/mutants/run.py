@@ -30,6 +30,8 @@ REPO = HERE.parents[1]
 class Mutant:
     bug: str
     preset: tuple[str, ...]
+    gap: str | None = None
+    """Why the preset does not catch this mutant yet (None: it does)."""
 
 
 MUTANTS = {
@@ -64,6 +66,7 @@ MUTANTS = {
             "--nemesis-interval",
             "8",
         ),
+        gap="not caught yet: exit 0 under owners:flapping and owners:lossy (docs/nemesis.md)",
     ),
 }
 
