@@ -18,7 +18,9 @@ from checkers.history import Op, derived
 
 OPENS = {
     "start-partition": "partition",
+    "start-owners": "partition",
     "kill": "kill",
+    "wipe": "wipe",
     "pause": "pause",
     "bump-clock": "clock",
     "strobe-clock": "clock",
@@ -26,12 +28,14 @@ OPENS = {
 }
 CLOSES = {
     "stop-partition": "partition",
+    "stop-owners": "partition",
     "start": "kill",
+    "start-wiped": "wipe",
     "resume": "pause",
     "reset-clock": "clock",
     "stop-loss": "loss",
 }
-PER_NODE = frozenset({"kill", "pause"})
+PER_NODE = frozenset({"kill", "pause", "wipe"})
 _ALL = "*"
 
 

@@ -8,7 +8,7 @@ machines), the background work of ``gossip``, ``membership``, ``handoff``, ``ent
 and the harness use), ``cluster`` (a loopback cluster) and ``cli``.
 """
 
-from dynamo.client import AsyncClient, Client, GetResult, PutResult
+from dynamo.client import AsyncClient, Client, GetResult, PrefList, PutResult
 from dynamo.errors import (
     BadRequest,
     ConnectError,
@@ -25,6 +25,7 @@ __all__ = [
     "ConnectError",
     "DynamoError",
     "GetResult",
+    "PrefList",
     "PutResult",
     "QuorumError",
     "RemoteError",

@@ -38,7 +38,7 @@ _CONTEXT = b"dynamo-member\0"
 OPEN_WITHOUT_SECRET = True
 """A node without a secret takes peer operations from any address (else loopback only)."""
 
-CLIENT_OPS = frozenset({"get", "put", "delete", "status", "ping", "hello", "auth"})
+CLIENT_OPS = frozenset({"get", "put", "delete", "preflist", "status", "ping", "hello", "auth"})
 """Everything else is a peer operation (a put or delete marked ``forwarded`` is one too)."""
 
 

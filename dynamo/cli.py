@@ -10,6 +10,7 @@ import logging
 import signal
 import sys
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("get", "read a key: values and context"),
         ("put", "write a value"),
         ("delete", "delete a key (a tombstone superseding --context)"),
+        ("preflist", "a key's owners, fallbacks and which are up, as a node sees them"),
         ("status", "a node's view of itself"),
     ):
         p = sub.add_parser(name, help=helptext)
@@ -178,6 +180,9 @@ def run_request(args: argparse.Namespace) -> int:
         elif args.command == "delete":
             put = client.delete(args.key, args.context, w=args.w)
             _print({"key": args.key, "context": put.context, "node": put.node})
+        elif args.command == "preflist":
+            pl = client.preflist(args.key)
+            _print({"key": args.key, **asdict(pl)})
         elif args.command == "admin":
             _print(client.admin(args.action))
         else:

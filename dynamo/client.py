@@ -47,6 +47,30 @@ class PutResult:
     node: str
 
 
+@dataclass(frozen=True)
+class PrefList:
+    """A key's preference list as the node that answered sees it (the ``preflist`` op)."""
+
+    owners: list[str]
+    """The N nodes that own the key, in ring order."""
+    fallbacks: list[str]
+    """The rest of the extended list: who stands in, in order, when owners are down."""
+    up: list[str]
+    """The nodes of the list the answering node thinks up now (its failure detector)."""
+    ring_version: int
+    node: str
+
+
+def _preflist(reply: Message, node: str) -> PrefList:
+    return PrefList(
+        list(reply["owners"]),
+        list(reply["fallbacks"]),
+        list(reply["up"]),
+        int(reply["ring_version"]),
+        node,
+    )
+
+
 def _nodes(nodes: str | Sequence[str]) -> list[str]:
     out = [nodes] if isinstance(nodes, str) else list(nodes)
     if not out:
@@ -151,6 +175,10 @@ class Client:
     def delete(self, key: str, context: str, *, w: int | None = None) -> PutResult:
         reply, node = self._request(_write_msg("delete", key, context=context, w=w))
         return PutResult(reply["context"], node)
+
+    def preflist(self, key: str) -> PrefList:
+        reply, node = self._request({"op": "preflist", "key": key})
+        return _preflist(reply, node)
 
     def status(self) -> dict[str, Any]:
         reply, _ = self._request({"op": "status"})
@@ -296,6 +324,10 @@ class AsyncClient:
     async def delete(self, key: str, context: str, *, w: int | None = None) -> PutResult:
         reply, node = await self._request(_write_msg("delete", key, context=context, w=w), key)
         return PutResult(reply["context"], node)
+
+    async def preflist(self, key: str) -> PrefList:
+        reply, node = await self._request({"op": "preflist", "key": key})
+        return _preflist(reply, node)
 
     async def status(self) -> dict[str, Any]:
         reply, _ = await self._request({"op": "status"})

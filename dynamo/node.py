@@ -404,6 +404,19 @@ class Node:
             raise BadRequest(f"{which} must be between 1 and n={self.config.n}, not {value}")
         return int(value)
 
+    async def op_preflist(self, msg: Message) -> Message:
+        """The key's preference list as this node sees it: the N owners in ring order, the
+        fallbacks after them, and which of them this node now thinks up. A client that
+        must know who holds a key after joins or leaves asks; it does not recompute."""
+        prefs = self.ring.preference_list(msg["key"])
+        n = self.config.n
+        return {
+            "owners": prefs[:n],
+            "fallbacks": prefs[n:],
+            "up": [p for p in prefs if p == self.name or self.health.is_up(p)],
+            "ring_version": self.state.ring_version,
+        }
+
     async def op_replica_get(self, msg: Message) -> Message:
         return {"obj": encode(self.local_object(msg["key"]).replica_view())}
 

@@ -355,6 +355,7 @@ OPS: dict[str, Fields] = {
         "forwarded": (_bool, False),
         "ring_version": (_version, False),
     },
+    "preflist": {"key": (_key, True)},
     "replica_get": {"key": (_key, True)},
     "replica_put": {"key": (_key, True), "obj": (_obj, True), "hint": (_name, False)},
     "gossip": {"state": (_state, True)},

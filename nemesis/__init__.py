@@ -4,9 +4,10 @@ Runs commands on nodes through ``harness.remote`` (the one SSH path) and nothing
 
 ``build(spec)`` makes the nemesis a ``--nemesis`` value names (see ``nemesis.spec`` for
 the grammar): partitions from grudges (``partition``), crashes (``kill``), pauses
-(``pause``), clock skew under libfaketime (``clock``), packet loss (``loss``), or several
-composed into one. Each takes its schedule from the rng the runner passes, so a seed
-replays the same faults; each records in the op's ``value`` what it did.
+(``pause``), clock skew under libfaketime (``clock``), packet loss (``loss``), disk wipes
+(``wipe``), owners of a key cut off (``owners``), or several composed into one. Each
+takes its schedule from the rng the runner passes, so a seed replays the same faults; each
+records in the op's ``value`` what it did.
 """
 
 from __future__ import annotations
@@ -14,18 +15,22 @@ from __future__ import annotations
 from nemesis.clock import ClockNemesis
 from nemesis.compose import Compose, Part, compose
 from nemesis.loss import LossNemesis
+from nemesis.owners import OwnersNemesis
 from nemesis.partition import PartitionNemesis
 from nemesis.process import ProcessNemesis
 from nemesis.spec import NAMES, Spec, parse
+from nemesis.wipe import WipeNemesis
 
 __all__ = [
     "NAMES",
     "ClockNemesis",
     "Compose",
     "LossNemesis",
+    "OwnersNemesis",
     "PartitionNemesis",
     "ProcessNemesis",
     "Spec",
+    "WipeNemesis",
     "build",
     "compose",
     "parse",
@@ -33,13 +38,19 @@ __all__ = [
 
 
 def from_spec(spec: Spec) -> Part | Compose:
-    held: set[str] = set()  # kill and pause share it: neither touches the other's nodes
+    held: set[str] = set()  # kill, pause and wipe share it: none touches another's nodes
     parts: list[Part] = []
+    if spec.fault("owners") and (spec.fault("partition") or spec.fault("loss")):
+        raise ValueError("owners uses the partition and loss rules: not with partition or loss")
     for f in spec.faults:
         if f.kind == "partition":
             parts.append(PartitionNemesis(f.targets))
         elif f.kind in ("kill", "pause"):
             parts.append(ProcessNemesis(f.kind, f.targets, held))
+        elif f.kind == "owners":
+            parts.append(OwnersNemesis(f.targets))
+        elif f.kind == "wipe":
+            parts.append(WipeNemesis(f.targets, held))
         elif f.kind == "clock":
             parts.append(ClockNemesis(f.targets, spec.skew))
         else:

@@ -32,7 +32,8 @@ class ProcessNemesis(Bound):
             raise ValueError(f"process faults are {', '.join(UNDO)}, not {fault!r}")
         self.name = fault
         self.fault = fault
-        self.fs = frozenset({fault, UNDO[fault]})
+        self.undo = UNDO[fault]
+        self.fs = frozenset({fault, self.undo})
         self.targets = tuple(targets)
         self.held = set() if held is None else held  # nodes any process nemesis holds
         self.mine: list[str] = []  # nodes the schedule holds (killed or paused)
@@ -53,7 +54,7 @@ class ProcessNemesis(Bound):
         return {"f": self.fault, "value": chosen}
 
     def _undo(self) -> Op:
-        op = {"f": UNDO[self.fault], "value": self.mine}
+        op = {"f": self.undo, "value": self.mine}
         self.held.difference_update(self.mine)
         self.mine = []
         return op

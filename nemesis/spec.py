@@ -8,6 +8,12 @@ by ``/``, or a ``name=value`` parameter::
     kill:one/minority,pause         kill one node or a minority; pause any target size
     clock,skew=5                    clock offsets of up to ±5 s
     loss:all,p=0.3                  every node drops 30 % of what it sends to the others
+    wipe                            SIGKILL one node, delete its data, start it (also
+                                    wipe:one/minority/majority/all; not part of ``all``:
+                                    wiping W nodes at once loses writes on any store)
+    owners:steady/flapping/lossy    isolate every owner of a key (writes on fallbacks
+                                    only); flapping heals and cuts every 1-2 s; lossy
+                                    alternates the cut with loss from fallbacks to owners
     all                             partition, kill, pause, clock and loss
     none                            no faults
 """
@@ -29,7 +35,10 @@ ALIASES = {
     "partition-bridge": ("partition", ("bridge",)),
     "bridge": ("partition", ("bridge",)),
 }
-NAMES = (*FAULTS, *ALIASES, "all")
+OWNER_MODES = ("steady", "flapping", "lossy")
+OPT_IN = {"wipe": ("one",), "owners": OWNER_MODES}
+"""Faults ``all`` leaves out, with the targets they take when none are given."""
+NAMES = (*FAULTS, *OPT_IN, *ALIASES, "all")
 DEFAULT_PROBABILITY = 0.2
 DEFAULT_SKEW = 30.0
 
@@ -53,7 +62,7 @@ class Spec:
 
 
 def _choices(kind: str) -> tuple[str, ...]:
-    return PARTITION_KINDS if kind == "partition" else SPECS
+    return {"partition": PARTITION_KINDS, "owners": OWNER_MODES}.get(kind, SPECS)
 
 
 def _fault(item: str) -> list[Fault]:
@@ -67,11 +76,11 @@ def _fault(item: str) -> list[Fault]:
             raise ValueError(f"{name!r} takes no targets; use partition:KIND/KIND")
         kind, targets = ALIASES[name]
         return [Fault(kind, targets)]
-    if name not in FAULTS:
+    if name not in FAULTS and name not in OPT_IN:
         raise ValueError(f"unknown nemesis {name!r}; choose from {', '.join(NAMES)} or none")
     choices = _choices(name)
     if not given:
-        return [Fault(name, choices)]
+        return [Fault(name, OPT_IN.get(name, choices))]
     targets = tuple(given.split("/"))
     bad = [t for t in targets if t not in choices]
     if bad:

@@ -195,6 +195,9 @@ class DynamoSystem:
     def kill(self, cluster: Cluster, node: str) -> None:
         self._signal(cluster, node, "KILL")
 
+    def wipe(self, cluster: Cluster, node: str) -> None:
+        cluster.remote(node).run(f"rm -rf {self._dir(cluster, node)}/data", timeout=30)
+
     def pause(self, cluster: Cluster, node: str) -> None:
         self._signal(cluster, node, "STOP")
 
@@ -252,6 +255,13 @@ class DynamoSystem:
         """
         partitions, n = self.ring_shape
         return _ring(tuple(nodes), partitions).preference_list(key, n)
+
+    async def preference_list(self, address: str, key: str) -> list[str]:
+        """The owners of ``key`` as the node at ``address`` sees them (its ``preflist``)."""
+        from dynamo.client import AsyncClient
+
+        async with AsyncClient([address], timeout=5.0) as client:
+            return (await client.preflist(key)).owners
 
 
 def configure(test: Any, options: Mapping[str, str]) -> DynamoSystem:

@@ -306,6 +306,9 @@ BAD: list[tuple[str, object, str]] = [
     ("leaf too big", {"op": "ae_keys", "partition": 0, "leaves": [256]}, "leaves[0]"),
     ("digest short", {"op": "replica_reap", "key": "k", "digest": b"x"}, "digest: must be 8"),
     ("digest a str", {"op": "replica_reap", "key": "k", "digest": "x" * 8}, "digest"),
+    ("preflist no key", {"op": "preflist"}, "missing field 'key'"),
+    ("preflist key an int", {"op": "preflist", "key": 7}, "key: must be"),
+    ("preflist extra", {"op": "preflist", "key": "k", "n": 99}, "unknown field 'n'"),
     ("admin with args", {"op": "admin_leave", "node": "n2"}, "unknown field 'node'"),
 ]
 
@@ -335,6 +338,7 @@ GOOD: list[dict[str, Any]] = [
     {"op": "put", "key": "k", "value": b"v", "context": "", "w": 1},
     {"op": "delete", "key": "k", "context": encode_context({"a": 1})},
     {"op": "replica_get", "key": "k"},
+    {"op": "preflist", "key": "k"},
     {"op": "replica_put", "key": "k", "obj": obj(s=[["a", 1, 2, None]]), "hint": "n1"},
     {"op": "ae_root", "partition": 0},
     {"op": "ae_keys", "partition": 3, "leaves": [0, 255]},
