@@ -22,6 +22,7 @@ import fcntl
 import ipaddress
 import logging
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -135,8 +136,10 @@ class LocalCluster:
         ]
 
     def ours(self) -> list[str]:
-        prefix = f"{netns.PREFIX}{self.name}-"
-        return [ns for ns in netns.names() if ns.startswith(prefix)]
+        """This cluster's namespaces: its control host and nodes ``n<k>`` of any count —
+        never another cluster's whose name starts with this one's (``a`` vs ``a-b``)."""
+        mine = re.compile(rf"{re.escape(netns.PREFIX + self.name)}-(ctl|n[0-9]+)")
+        return [ns for ns in netns.names() if mine.fullmatch(ns)]
 
     # lifecycle
 
