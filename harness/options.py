@@ -85,7 +85,10 @@ class TestOptions:
     ssh_key: str | None = opt(None, "SSH private key file", "ssh")
     ssh_port: int = opt(22, "SSH port", "ssh")
     ssh_known_hosts: str | None = opt(
-        None, "known_hosts file; without it host keys are accepted", "ssh"
+        None,
+        "known_hosts file; without it a host key is trusted on first use and kept in "
+        "~/.local/state/dynamo-harness/known_hosts, and a changed key is refused",
+        "ssh",
     )
     connect_timeout: float = opt(10.0, "seconds to open an SSH connection", "ssh")
     command_timeout: float = opt(120.0, "seconds a remote command may take", "ssh")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import shlex
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -39,6 +40,41 @@ class RemoteError(Exception):
         super().__init__(f"{host}: {message}")
         self.host = host
         self.exit_code = exit_code
+
+
+def trust_file() -> Path:
+    """Where the harness keeps host keys it trusted on first use (no ``--ssh-known-hosts``):
+    ``$XDG_STATE_HOME/dynamo-harness/known_hosts``, by default under ``~/.local/state``."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "dynamo-harness" / "known_hosts"
+
+
+class TrustOnFirstUse(paramiko.MissingHostKeyPolicy):
+    """A host never seen before: its key is recorded in ``path`` and trusted from then on.
+    A host seen before is checked against the recorded key (paramiko refuses a changed key
+    with ``BadHostKeyException`` before this policy is asked), so a host whose key changed
+    — a man in the middle, or a reinstalled machine — is refused, never silently accepted."""
+
+    _lock = threading.Lock()
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def missing_host_key(
+        self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
+    ) -> None:
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="ascii") as f:
+                f.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
+        client.get_host_keys().add(hostname, key.get_name(), key)
+        log.warning(
+            "trusting %s's host key on first use (%s %s), kept in %s",
+            hostname,
+            key.get_name(),
+            key.fingerprint,
+            self.path,
+        )
 
 
 @dataclass(frozen=True)
@@ -114,7 +150,10 @@ class Remote:
                 conn.client.load_host_keys(str(h.known_hosts))
                 conn.client.set_missing_host_key_policy(paramiko.RejectPolicy())
             else:
-                conn.client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+                tofu = trust_file()
+                if tofu.exists():
+                    conn.client.load_host_keys(str(tofu))
+                conn.client.set_missing_host_key_policy(TrustOnFirstUse(tofu))
             try:
                 conn.open()
             except Exception as e:  # socket errors, auth, host key: all mean "unreachable"

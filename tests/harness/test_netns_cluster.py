@@ -208,6 +208,45 @@ def test_a_host_key_that_does_not_match_is_refused(
     assert "cannot connect" in r.stderr
 
 
+def test_without_known_hosts_keys_are_trusted_on_first_use_and_a_changed_one_is_refused(
+    up: dict[str, Any], cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    trusted = tmp_path / "state" / "dynamo-harness" / "known_hosts"
+    args = ssh_args(up)
+    i = args.index("--ssh-known-hosts")
+    del args[i : i + 2]
+    first = cli(
+        "run",
+        *args,
+        "--time-limit",
+        "1",
+        "--store",
+        str(tmp_path / "a"),
+        netns=up["control_ns"],
+        timeout=120,
+    )
+    assert first.returncode == ExitCode.VALID, first.stderr[-2000:]
+    lines = trusted.read_text().splitlines()
+    assert sorted(ln.split()[0] for ln in lines) == [f"10.77.0.1{k}" for k in range(1, 6)]
+    assert "trusting" in first.stderr
+    # every host's recorded key swapped for another host's: each now "changed its key"
+    keys = [ln.split(" ", 1)[1] for ln in lines]
+    trusted.write_text("".join(f"{ln.split()[0]} {keys[-1 - j]}\n" for j, ln in enumerate(lines)))
+    second = cli(
+        "run",
+        *args,
+        "--time-limit",
+        "1",
+        "--store",
+        str(tmp_path / "b"),
+        netns=up["control_ns"],
+        timeout=120,
+    )
+    assert second.returncode == ExitCode.HARNESS_FAILED
+    assert "cannot connect" in second.stderr
+
+
 def test_the_node_preparation_script_passes_on_a_namespace_host(up: dict[str, Any]) -> None:
     key, ctl = up["ssh_key"], up["control_ns"]
     script = Path(__file__).resolve().parents[2] / "scripts" / "prepare-node.sh"
