@@ -6,6 +6,7 @@ the one place on a host where everything of a node lives.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -14,6 +15,17 @@ from typing import Protocol
 from harness.remote import Host, Remote, on_all
 
 ROOT_DIR = "/var/lib/dynamo-harness"
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,31}")
+"""A cluster's name: it becomes a directory on every host and part of namespace names, and
+flows into remote shell commands, so letters, digits and '-' only, at most 32."""
+
+
+def check_name(name: str) -> str:
+    if not NAME.fullmatch(name):
+        raise ValueError(
+            f"cluster name {name!r}: use letters, digits and '-' (not first), at most 32"
+        )
+    return name
 
 
 @dataclass
@@ -32,6 +44,7 @@ class Cluster:
     remotes: dict[str, Remote] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        check_name(self.name)
         for h in self.hosts:
             self.remotes.setdefault(h.name, Remote(h))
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.cluster import check_name
+
 WORKLOADS = ("set", "register", "kv")
 PROVIDERS = ("local", "ssh", "vagrant")
 PROGRESS = ("auto", "live", "plain", "none")
@@ -144,6 +146,10 @@ class TestOptions:
             problems.append("need 1 <= R <= N and 1 <= W <= N")
         if self.system == "dynamo" and self.provider == "local" and self.n > self.node_count:
             problems.append(f"N={self.n} needs at least {self.n} hosts, not {self.node_count}")
+        try:
+            check_name(self.cluster)
+        except ValueError as e:
+            problems.append(str(e))
         if self.provider == "ssh" and not (self.nodes or self.nodes_file):
             problems.append("--provider ssh needs --nodes or --nodes-file")
         if self.provider != "ssh" and (self.nodes or self.nodes_file):

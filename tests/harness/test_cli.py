@@ -27,6 +27,8 @@ REPO = Path(__file__).resolve().parents[2]
         ["run", "--time-limit", "0"],
         ["run", "--provider", "ssh"],
         ["run", "--nodes", "10.0.0.1"],
+        ["run", "--provider", "ssh", "--nodes", "10.0.0.1", "--cluster", "a; rm -rf /"],
+        ["run", "--cluster", "../etc"],
         ["run", "--concurrency", "many"],
         ["cluster", "sideways"],
         ["test-all", "--nemeses", "none,gremlins"],
