@@ -7,6 +7,7 @@ the end, where the fixture checks that nothing of it is left.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -245,6 +246,61 @@ def test_without_known_hosts_keys_are_trusted_on_first_use_and_a_changed_one_is_
     )
     assert second.returncode == ExitCode.HARNESS_FAILED
     assert "cannot connect" in second.stderr
+
+
+def test_vagrant_provider_end_to_end_against_a_stand_in_vagrant(
+    up: dict[str, Any], cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No VM boots on these machines, so a stand-in ``vagrant`` answers ``ssh-config`` with
+    the namespace hosts, as Vagrant would with its VMs: the provider's whole path runs."""
+    nodes = {h["host"]: h["address"] for h in up["hosts"] if h["host"] != "control"}
+    control = next(h["address"] for h in up["hosts"] if h["host"] == "control")
+    vdir = tmp_path / "vagrant"
+    vdir.mkdir()
+    (vdir / "nodes.json").write_text(
+        json.dumps({"box": "stand-in", "control": control, "nodes": nodes})
+    )
+    config = "".join(
+        f"Host {n}\n  HostName {a}\n  User vagrant\n  Port 22\n"
+        f"  IdentityFile {up['ssh_key']}\n  StrictHostKeyChecking no\n\n"
+        for n, a in nodes.items()
+    )
+    (vdir / "ssh-config").write_text(config)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    stand_in = bin_dir / "vagrant"
+    stand_in.write_text(
+        "#!/bin/sh\n"
+        '[ "$1" = ssh-config ] || { echo "stand-in vagrant: only ssh-config" >&2; exit 1; }\n'
+        f"cat {vdir / 'ssh-config'}\n"
+    )
+    stand_in.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    r = cli(
+        "run",
+        "--provider",
+        "vagrant",
+        "--vagrant-dir",
+        str(vdir),
+        "--cluster",
+        NAME,
+        "--workload",
+        "register",
+        "--time-limit",
+        "3",
+        "--settle",
+        "1",
+        "--store",
+        str(tmp_path / "store"),
+        netns=up["control_ns"],
+        timeout=240,
+    )
+    assert r.returncode == ExitCode.VALID, r.stderr[-3000:]
+    run = (tmp_path / "store" / "latest").resolve()
+    assert json.loads((run / "test.json").read_text())["provider"] == "vagrant"
+    assert validate(load(run / "history.jsonl")) == []
+    assert (run / "nodes" / "n5" / "node.log").exists()
 
 
 def test_the_node_preparation_script_passes_on_a_namespace_host(up: dict[str, Any]) -> None:
