@@ -8,6 +8,8 @@ import asyncio
 import json
 import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +43,19 @@ class Quiet(SetWorkload):
         return {"f": "read", "key": "elsewhere", "value": None}
 
 
-def diverged_cluster(tmp_path: Path, interval: str) -> LoopbackCluster:
+@contextmanager
+def diverged_cluster(tmp_path: Path, interval: str) -> Iterator[LoopbackCluster]:
     """Three nodes, N=3 W=2, strict quorum (no fallbacks, so no hints): n3 down while
     every key is written, then back — n3 lacks every key until something repairs it."""
     args = ["--n", "3", "--r", "2", "--w", "2", "--strict-quorum"]
-    c = LoopbackCluster(tmp_path, 3, node_args=[*args, "--anti-entropy-interval", interval])
-    c.start()
+    with LoopbackCluster(
+        tmp_path, 3, node_args=[*args, "--anti-entropy-interval", interval]
+    ) as c:  # started once here, every node stopped on the way out
+        _diverge(c)
+        yield c
+
+
+def _diverge(c: LoopbackCluster) -> None:
     c.kill("n3")
     with c.client("n1") as client:
         for i, key in enumerate(KEYS):
@@ -57,7 +66,6 @@ def diverged_cluster(tmp_path: Path, interval: str) -> LoopbackCluster:
             deadline = time.monotonic() + 15
             while not _sees_up(client.status(), "n3") and time.monotonic() < deadline:
                 time.sleep(0.1)
-    return c
 
 
 def _sees_up(status: dict[str, Any], name: str) -> bool:

@@ -548,7 +548,9 @@ def test_clock_skew_shows_in_the_nodes_wall_clock_and_siblings_lose_nothing(
     fs = [o["f"] for o in run.nemesis_ops()]
     assert fs[:4] == ["bump-clock", "reset-clock", "strobe-clock", "reset-clock"]
     assert sum(w.startswith("bump ") for w in run.watch.seen) == 5
-    assert any(w.startswith("strobe ") for w in run.watch.seen)
+    # the strobe look takes 16 samples; on a loaded machine the run may overtake it (late)
+    strobed = any(w.startswith("strobe ") for w in run.watch.seen)
+    assert strobed or "strobe-clock" in run.watch.late
     assert rc == ExitCode.VALID, run.err.read_text()
 
 
