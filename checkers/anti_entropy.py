@@ -28,27 +28,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from checkers.calls import calls
+from checkers.convergence import FAILED, state
 from checkers.history import ANTI_ENTROPY, Op
 from checkers.result import Result, listed, not_measured
 from checkers.stats import NS
-
-_FAILED = "<failed>"
-
-
-def _state(op: Op) -> object:
-    if op["type"] != "ok":
-        return _FAILED
-    value = op.get("value")
-    items = value if isinstance(value, list) else [value]
-    return frozenset(repr(v) if isinstance(v, list | dict) else v for v in items)
 
 
 def disagreeing(samples: Sequence[Op]) -> set[object]:
     """The keys whose samples (one round's) do not all agree."""
     states: dict[object, set[object]] = {}
     for op in samples:
-        states.setdefault(op.get("key"), set()).add(_state(op))
-    return {k for k, s in states.items() if len(s) > 1 or _FAILED in s}
+        states.setdefault(op.get("key"), set()).add(state(op))
+    return {k for k, s in states.items() if len(s) > 1 or FAILED in s}
 
 
 @dataclass(frozen=True)

@@ -25,12 +25,13 @@ from checkers.history import Op
 from checkers.result import UNKNOWN, Result, listed
 from checkers.stats import NS
 
-_FAILED = object()
+FAILED = object()
 
 
-def _state(op: Op) -> object:
+def state(op: Op) -> object:
+    """One sample's versions as a comparable set; a failed sample is ``FAILED``."""
     if op["type"] != "ok":
-        return _FAILED
+        return FAILED
     value = op.get("value")
     items = value if isinstance(value, list) else [value]
     return frozenset(repr(v) if isinstance(v, list | dict) else v for v in items)
@@ -55,9 +56,9 @@ class Convergence:
         for op in used:
             key = op.get("key")
             states = held[key]
-            states[op.get("node")] = _state(op)
+            states[op.get("node")] = state(op)
             agreed = len(states) == len(replicas[key]) and len(set(states.values())) == 1
-            if agreed and _FAILED not in states.values():
+            if agreed and FAILED not in states.values():
                 disagreeing.discard(key)
             else:
                 disagreeing.add(key)
