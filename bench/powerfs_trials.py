@@ -31,6 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dynamo.client import AsyncClient, Client
+from dynamo.errors import DynamoError
 from dynamo.cluster import LoopbackCluster
 from nemesis.powerfs import drop, mounted
 
@@ -65,13 +66,17 @@ class Tally:
     lost_per_trial: list[int] = field(default_factory=list)
     unstartable: int = 0
     """Restarts refused by a corrupt database (the node then starts on an empty one)."""
+    unreadable: int = 0
+    """Acked keys whose read failed after the restart (e.g. a database the drop left
+    malformed): counted in ``lost`` too, since no client can read them back."""
 
     def line(self) -> str:
         losing = sum(1 for n in self.lost_per_trial if n)
         return (
             f"{self.build:<9} fault={self.fault:<5} nodes={self.nodes} target={self.target:<3} "
             f"trials={self.trials:>3} acked={self.acked:>6} "
-            f"lost={self.lost:>5} trials_losing={losing} unstartable={self.unstartable}"
+            f"lost={self.lost:>5} trials_losing={losing} unstartable={self.unstartable} "
+            f"unreadable={self.unreadable}"
         )
 
 
@@ -110,9 +115,20 @@ def _kill_after(
         cluster.procs[name].wait()
 
 
-def lost_keys(addresses: list[str], keys: list[str]) -> list[str]:
+def lost_keys(addresses: list[str], keys: list[str]) -> tuple[list[str], list[str]]:
+    """The acked keys not read back, and those of them whose read failed outright."""
+    lost: list[str] = []
+    unreadable: list[str] = []
     with Client(addresses, timeout=5.0) as client:
-        return [k for k in keys if k.encode() not in client.get(k).values]
+        for key in keys:
+            try:
+                found = key.encode() in client.get(key).values
+            except DynamoError:
+                unreadable.append(key)
+                found = False
+            if not found:
+                lost.append(key)
+    return lost, unreadable
 
 
 def _wipe(mountpoint: Path) -> None:
@@ -180,7 +196,8 @@ def run_trials(
                     for name in victims:
                         drop(mounts[name])
                 tally.unstartable += _restart(cluster, victims, mounts)
-                lost = lost_keys(addresses, acked)
+                lost, unreadable = lost_keys(addresses, acked)
+                tally.unreadable += len(unreadable)
                 tally.trials += 1
                 tally.acked += len(acked)
                 tally.lost += len(lost)
