@@ -5,10 +5,16 @@ an invariant; ``shrink`` then removes steps from that schedule while the same in
 still breaks (a run is a function of its seed and schedule, so each try is exact), and
 ``Failure.report`` prints the violation, the command that replays the seed and the shrunk
 schedule. ``python -m tests.sim`` is the same from the command line.
+
+Seeds are independent, so ``explore`` spreads them over ``DYNAMO_SIM_WORKERS`` processes
+(default: one per core); results come back in seed order, so the first failure is the same
+seed whatever the number of workers, and its full outcome is replayed in this process.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import shlex
 import time
 from collections.abc import Callable, Iterable
@@ -23,6 +29,31 @@ SUMMARY: list[str] = []
 
 
 @dataclass
+class Covered:
+    """What a batch's tally needs of one run (cheap to send back from a worker process)."""
+
+    seed: int
+    ok: bool
+    virtual_time: float
+    messages: int
+    ops: int
+    stray_copies: int
+    checked: dict[str, int]
+
+    @classmethod
+    def of(cls, outcome: Outcome) -> Covered:
+        return cls(
+            outcome.seed,
+            outcome.ok,
+            outcome.virtual_time,
+            outcome.messages,
+            sum(1 for op in outcome.history if op["type"] == "invoke"),
+            outcome.stray_copies,
+            dict(outcome.checked),
+        )
+
+
+@dataclass
 class Tally:
     """What a batch of runs covered."""
 
@@ -34,13 +65,14 @@ class Tally:
     checked: dict[str, int] = field(default_factory=dict)
     stray_copies: int = 0
 
-    def add(self, outcome: Outcome) -> None:
+    def add(self, outcome: Outcome | Covered) -> None:
+        run = outcome if isinstance(outcome, Covered) else Covered.of(outcome)
         self.schedules += 1
-        self.virtual_seconds += outcome.virtual_time
-        self.messages += outcome.messages
-        self.ops += sum(1 for op in outcome.history if op["type"] == "invoke")
-        self.stray_copies += outcome.stray_copies
-        for name, n in outcome.checked.items():
+        self.virtual_seconds += run.virtual_time
+        self.messages += run.messages
+        self.ops += run.ops
+        self.stray_copies += run.stray_copies
+        for name, n in run.checked.items():
             self.checked[name] = self.checked.get(name, 0) + n
 
     def summary(self) -> str:
@@ -90,17 +122,37 @@ class Failure:
         return {v.invariant for v in self.outcome.violations}
 
 
+def workers() -> int:
+    """``DYNAMO_SIM_WORKERS``, or one process per core."""
+    return max(1, int(os.environ.get("DYNAMO_SIM_WORKERS") or os.cpu_count() or 1))
+
+
+def _play(job: tuple[int, str | None]) -> Covered:
+    """One seed in a worker process; the mutant travels by name."""
+    from tests.sim.mutants import MUTANTS
+
+    seed, name = job
+    return Covered.of(run(generate(seed), seed, mutant=MUTANTS[name] if name else None))
+
+
 def explore(
     seeds: Iterable[int],
     *,
     mutant: Any = None,
     tally: Tally | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
+    processes: int | None = None,
 ) -> Failure | None:
-    """Run each seed's schedule until one fails; the failure (unshrunk) or None."""
+    """Run each seed's schedule until one fails; the failure (unshrunk) or None. With more
+    than one process (``workers()`` by default) and no ``on_outcome``, the seeds run in
+    worker processes and the failing seed is replayed here for its full outcome."""
     tally = tally if tally is not None else Tally()
+    seeds = list(seeds)
+    processes = workers() if processes is None else processes
     started = time.perf_counter()
     try:
+        if processes > 1 and on_outcome is None and len(seeds) > 2 * processes:
+            return _explore_in_workers(seeds, mutant, tally, processes)
         for seed in seeds:
             outcome = run(generate(seed), seed, mutant=mutant)
             tally.add(outcome)
@@ -111,6 +163,20 @@ def explore(
         return None
     finally:
         tally.seconds += time.perf_counter() - started
+
+
+def _explore_in_workers(
+    seeds: list[int], mutant: Any, tally: Tally, processes: int
+) -> Failure | None:
+    name = mutant.name if mutant is not None else None
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        for covered in pool.imap(_play, [(seed, name) for seed in seeds], chunksize=4):
+            tally.add(covered)
+            if not covered.ok:
+                pool.terminate()
+                outcome = run(generate(covered.seed), covered.seed, mutant=mutant)
+                return Failure(covered.seed, outcome, mutant=name)
+    return None
 
 
 def shrink(failure: Failure, *, mutant: Any = None, budget: int = 300) -> Schedule:

@@ -134,3 +134,14 @@ def test_the_node_holds_every_invariant_on_seeded_schedules() -> None:
 def test_the_node_holds_every_invariant_on_many_more_schedules() -> None:
     """``DYNAMO_SIM_SLOW_SCHEDULES`` seeds (100,000 by default): ``pytest -m slow tests/sim``."""
     _hold_every_invariant(range(SCHEDULES, SCHEDULES + SLOW_SCHEDULES))
+
+
+def test_workers_find_the_same_first_failing_seed_as_one_process() -> None:
+    from tests.sim.mutants import MUTANTS
+
+    mutant = MUTANTS["entropy-copies-missing-only"]
+    alone = explore(range(8), mutant=mutant, processes=1)
+    spread = explore(range(8), mutant=mutant, processes=2)
+    assert alone is not None and spread is not None
+    assert (spread.seed, spread.invariants) == (alone.seed, alone.invariants)
+    assert spread.outcome.history == alone.outcome.history
