@@ -63,8 +63,12 @@ def run(main: Any) -> Any:
 
 
 def _cancel_all(loop: SimLoop) -> None:
-    tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
-    for task in tasks:
-        task.cancel()
-    if tasks:
+    """Cancel every pending task, again for tasks the cancelled ones start on their way out
+    (a node's read repair spawned as a request ends), until none is left."""
+    for _ in range(100):
+        tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        if not tasks:
+            return
+        for task in tasks:
+            task.cancel()
         loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
