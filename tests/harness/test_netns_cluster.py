@@ -92,21 +92,21 @@ def test_the_root_namespace_cannot_reach_the_cluster(up: dict[str, Any]) -> None
     assert "default" not in inside  # nor can the control host reach anything but the cluster
 
 
+def run_into(
+    cli: Cli, store: Path, *args: str, time_limit: str = "1", **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
+    """``harness run ARGS --time-limit T --store STORE``: a short run into its own store."""
+    return cli("run", *args, "--time-limit", time_limit, "--store", str(store), **kwargs)
+
+
 def test_run_deploys_over_ssh_and_stores_a_history_the_design_accepts(
     up: dict[str, Any], cli: Cli, tmp_path: Path
 ) -> None:
-    r = cli(
-        "run",
-        "--cluster",
-        NAME,
-        "--workload",
-        "set",
-        "--time-limit",
-        "4",
-        "--settle",
-        "1",
-        "--store",
-        str(tmp_path),
+    r = run_into(
+        cli,
+        tmp_path,
+        *("--cluster", NAME, "--workload", "set", "--settle", "1"),
+        time_limit="4",
         check_rc=ExitCode.VALID,
     )
     run = (tmp_path / "latest").resolve()
@@ -147,17 +147,12 @@ def test_a_run_on_an_existing_cluster_leaves_it_up(up: dict[str, Any], cli: Cli)
 def test_ssh_provider_deploys_to_the_hosts_cluster_up_made(
     up: dict[str, Any], cli: Cli, tmp_path: Path
 ) -> None:
-    r = cli(
-        "run",
+    r = run_into(
+        cli,
+        tmp_path,
         *ssh_args(up),
-        "--workload",
-        "register",
-        "--time-limit",
-        "3",
-        "--settle",
-        "1",
-        "--store",
-        str(tmp_path),
+        *("--workload", "register", "--settle", "1"),
+        time_limit="3",
         netns=up["control_ns"],
     )
     assert r.returncode == ExitCode.VALID, r.stderr
@@ -175,17 +170,7 @@ def ssh_run_with(
     """A short ssh-provider run from the control namespace with one option changed."""
     args = ssh_args(up)
     args[args.index(flag) + 1] = value
-    return cli(
-        "run",
-        *args,
-        *extra,
-        "--time-limit",
-        "1",
-        "--store",
-        str(tmp_path),
-        netns=up["control_ns"],
-        timeout=90,
-    )
+    return run_into(cli, tmp_path, *args, *extra, netns=up["control_ns"], timeout=90)
 
 
 def test_an_unreachable_host_fails_fast_with_a_clear_error(
@@ -217,16 +202,7 @@ def test_without_known_hosts_keys_are_trusted_on_first_use_and_a_changed_one_is_
     args = ssh_args(up)
     i = args.index("--ssh-known-hosts")
     del args[i : i + 2]
-    first = cli(
-        "run",
-        *args,
-        "--time-limit",
-        "1",
-        "--store",
-        str(tmp_path / "a"),
-        netns=up["control_ns"],
-        timeout=120,
-    )
+    first = run_into(cli, tmp_path / "a", *args, netns=up["control_ns"], timeout=120)
     assert first.returncode == ExitCode.VALID, first.stderr[-2000:]
     lines = trusted.read_text().splitlines()
     assert sorted(ln.split()[0] for ln in lines) == [f"10.77.0.1{k}" for k in range(1, 6)]
@@ -234,16 +210,7 @@ def test_without_known_hosts_keys_are_trusted_on_first_use_and_a_changed_one_is_
     # every host's recorded key swapped for another host's: each now "changed its key"
     keys = [ln.split(" ", 1)[1] for ln in lines]
     trusted.write_text("".join(f"{ln.split()[0]} {keys[-1 - j]}\n" for j, ln in enumerate(lines)))
-    second = cli(
-        "run",
-        *args,
-        "--time-limit",
-        "1",
-        "--store",
-        str(tmp_path / "b"),
-        netns=up["control_ns"],
-        timeout=120,
-    )
+    second = run_into(cli, tmp_path / "b", *args, netns=up["control_ns"], timeout=120)
     assert second.returncode == ExitCode.HARNESS_FAILED
     assert "cannot connect" in second.stderr
 
@@ -277,22 +244,12 @@ def test_vagrant_provider_end_to_end_against_a_stand_in_vagrant(
     stand_in.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    r = cli(
-        "run",
-        "--provider",
-        "vagrant",
-        "--vagrant-dir",
-        str(vdir),
-        "--cluster",
-        NAME,
-        "--workload",
-        "register",
-        "--time-limit",
-        "3",
-        "--settle",
-        "1",
-        "--store",
-        str(tmp_path / "store"),
+    r = run_into(
+        cli,
+        tmp_path / "store",
+        *("--provider", "vagrant", "--vagrant-dir", str(vdir), "--cluster", NAME),
+        *("--workload", "register", "--settle", "1"),
+        time_limit="3",
         netns=up["control_ns"],
         timeout=240,
     )
