@@ -12,8 +12,11 @@ and records each round as one op::
 
 ``node_counters`` reports each node's last report and the totals over nodes (a
 measurement: true). ``hints`` is false when any report of any node counted a hint
-dropped undelivered; ``"unknown"`` when a node's last report is an error or lacks
-``hints_dropped``; true otherwise. Both are ``"not measured"`` without such an op.
+dropped undelivered, or when a node's last report does not close (``vanished``: hints
+loaded + stored exceed delivered + rerouted + dropped + pending — a hint that went
+without a trace, the silent drop a node does not own up to); ``"unknown"`` when a node's
+last report is an error or lacks ``hints_dropped``; true otherwise. Both are
+``"not measured"`` without such an op.
 """
 
 from __future__ import annotations
@@ -28,14 +31,34 @@ from checkers.result import UNKNOWN, Result, listed, not_measured
 
 NODE_COUNTERS = "node-counters"
 COUNTERS = (
+    "hints_loaded",
     "hints_stored",
     "hints_delivered",
+    "hints_rerouted",
     "hints_failed",
     "hints_dropped",
+    "hints_pending",
     "read_repairs",
     "ae_keys_repaired",
     "tombstones_reaped",
 )
+
+
+CAME = ("hints_loaded", "hints_stored")
+WENT = ("hints_delivered", "hints_rerouted", "hints_dropped", "hints_pending")
+"""A node's hints close when what came (found on disk at start, stored since) equals what
+went (delivered, rerouted to the replicas of a node that left, given up) plus what is
+still pending."""
+
+
+def vanished(counters: Mapping[str, Any]) -> int | None:
+    """Hints the node neither delivered, rerouted, gave up nor still holds (None: the node
+    does not report all of ``CAME`` and ``WENT``)."""
+    values = [counters.get(name) for name in (*CAME, *WENT)]
+    if not all(isinstance(v, int) for v in values):
+        return None
+    came, went = sum(values[: len(CAME)]), sum(values[len(CAME) :])  # type: ignore[arg-type]
+    return came - went
 
 
 def reports(history: Sequence[Op]) -> list[Op]:
@@ -90,14 +113,22 @@ class Hints:
         nodes = _per_node(ops)
         unknown = sorted(n for n, v in nodes.items() if not isinstance(v.get("hints_dropped"), int))
         pending = {
-            n: v.get("hints_stored", 0) - v.get("hints_delivered", 0) - v.get("hints_dropped", 0)
+            n: v["hints_pending"]
+            if isinstance(v.get("hints_pending"), int)
+            else v.get("hints_stored", 0) - v.get("hints_delivered", 0) - v.get("hints_dropped", 0)
             for n, v in nodes.items()
             if n not in unknown
         }
+        gone = [
+            {"node": n, "hints": gap}
+            for n, v in nodes.items()
+            if (gap := vanished(v)) is not None and gap > 0
+        ]
         details = {
             **listed("dropped", dropped),
+            **listed("vanished", gone),
             **listed("unknown_nodes", unknown),
             "pending": pending,
         }
-        valid = False if dropped else UNKNOWN if unknown else True
+        valid = False if dropped or gone else UNKNOWN if unknown else True
         return Result(self.name, valid, details)

@@ -59,14 +59,20 @@ async def deliver_hints(node: Node) -> int:
     outcomes: Counter[str] = Counter()
     for chunk in _chunks(due, BATCH):
         outcomes.update(await asyncio.gather(*(_deliver(node, k, t) for k, t in chunk)))
-    for outcome, count in outcomes.items():
-        node.stats[f"hints_{outcome}"] = node.stats.get(f"hints_{outcome}", 0) + count
     return outcomes["delivered"]
 
 
+def _counted(node: Node, outcome: str) -> str:
+    """Count a hint's outcome as it happens (in the same step as its unhint, so a status
+    read between two deliveries sees counters and pending hints that agree)."""
+    name = f"hints_{outcome}"
+    node.stats[name] = node.stats.get(name, 0) + 1
+    return outcome
+
+
 async def _deliver(node: Node, key: str, target: str) -> str:
-    """One hint: ``delivered`` to its node; ``dropped`` (its node left the ring: the copy went
-    to the key's replicas instead); ``failed``; or ``deferred`` (written meanwhile)."""
+    """One hint: ``delivered`` to its node; ``rerouted`` (its node left the ring: the copy
+    went to the key's replicas instead); ``failed``; or ``deferred`` (written meanwhile)."""
     obj = node.local_object(key)
     gone = target not in node.ring.nodes
     targets = node.replicas_of(key) if gone else [target]
@@ -74,13 +80,13 @@ async def _deliver(node: Node, key: str, target: str) -> str:
         for t in targets:
             await node.replica_put(t, key, obj.replica_view())
     except DynamoError:
-        return "failed"
+        return _counted(node, "failed")
     if not same(node.local_object(key), obj):
-        return "deferred"  # deliver again next round
+        return _counted(node, "deferred")  # deliver again next round
     node.storage.unhint(target, key)
     if key not in node.storage.hints and node.name not in node.replicas_of(key):
         node.drop_local(key)
-    return "dropped" if gone else "delivered"
+    return _counted(node, "rerouted" if gone else "delivered")
 
 
 def plan_transfers(node: Node, old: Ring | None, new: Ring) -> None:

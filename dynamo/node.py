@@ -48,8 +48,10 @@ log = logging.getLogger("dynamo.node")
 
 ACTOR_LEASE = 1024
 COUNTERS = (
+    "hints_loaded",
     "hints_stored",
     "hints_delivered",
+    "hints_rerouted",
     "hints_dropped",
     "hints_failed",
     "hints_deferred",
@@ -60,7 +62,9 @@ COUNTERS = (
     "tombstones_deferred",
 )
 """What ``status`` reports under ``counters`` (0 until it first happens); each is counted
-where it happens, in ``self.stats``."""
+where it happens, in ``self.stats``. With ``hints_pending`` beside them they close: hints
+loaded at start + stored = delivered + rerouted + dropped + pending (``checkers.nodes``).
+No path of this node drops a hint undelivered, so ``hints_dropped`` stays 0."""
 EARLY_ACK_DELAY = 0.2
 
 
@@ -120,6 +124,8 @@ class Node:
         self.limits = schema.Limits(config.max_value)
         self.admission = Admission(config.max_inflight_per_connection, config.max_inflight)
         self.stats: dict[str, int] = {}
+        self.hints_loaded = self._hints_pending()
+        """Hints this incarnation found on disk (its counters start from zero)."""
         self.trees: dict[int, Tree] = {}
         """Merkle trees of partitions, updated key by key as keys change (``_tree_set``)."""
         self.tombstones: set[str] = set()
@@ -465,6 +471,9 @@ class Node:
         handoff.leave(self)
         return {"ring_version": self.state.ring_version}
 
+    def _hints_pending(self) -> int:
+        return sum(len(targets) for targets in self.storage.hints.values())
+
     async def op_status(self, msg: Message) -> Message:
         return self.status()
 
@@ -478,7 +487,6 @@ class Node:
             }
             for name, m in sorted(self.state.members.items())
         }
-        hints = self.storage.hints
         return {
             "name": self.name,
             "address": self.config.address,
@@ -497,14 +505,18 @@ class Node:
                 len(ring.replicated_partitions(self.name, self.config.n)) if ring else 0
             ),
             "keys": self.storage.count(),
-            "hints_pending": sum(len(t) for t in hints.values()),
+            "hints_pending": self._hints_pending(),
             "transfers_pending": sorted(self.transfers),
             "anti_entropy": dict(entropy.progress(self)),
             "tombstones": len(self.tombstones),
             "wall_clock": self.clock(),
             "uptime": time.time() - self.started,
             "requests": dict(sorted(self.stats.items())),
-            "counters": {name: self.stats.get(name, 0) for name in COUNTERS},
+            "counters": {
+                **{name: self.stats.get(name, 0) for name in COUNTERS},
+                "hints_loaded": self.hints_loaded,
+                "hints_pending": self._hints_pending(),
+            },
             "inflight": self.admission.inflight,
             "paused_connections": self.admission.paused,
         }

@@ -16,6 +16,7 @@ from typing import Any
 
 from tabulate import tabulate
 
+from checkers.nodes import COUNTERS
 from harness.plots import PLOTS
 
 LISTED = 20
@@ -118,6 +119,9 @@ def tables(results: Mapping[str, Any]) -> list[Table]:
     ae = checkers.get("anti_entropy_convergence")
     if ae is not None and "not_measured" not in ae:
         out.append(_anti_entropy(ae))
+    counted = checkers.get("node_counters")
+    if counted is not None and counted.get("nodes"):
+        out.append(_node_counters(counted, checkers.get("hints", {})))
     return out
 
 
@@ -293,6 +297,23 @@ def _anti_entropy(r: Mapping[str, Any]) -> Table:
     ]
     headers = ["keys", "apart at start", "rounds", "converged", "seconds", "bound", "diverged"]
     return Table("Anti-entropy phase (no client traffic)", headers, rows)
+
+
+def _node_counters(r: Mapping[str, Any], hints: Mapping[str, Any]) -> Table:
+    """Each node's last counters (``hints_`` dropped from the names), its hints that
+    vanished, and the totals."""
+    vanished = {v["node"]: v["hints"] for v in hints.get("vanished", [])}
+    nodes: Mapping[str, Mapping[str, Any]] = r["nodes"]
+    rows = [
+        [node, *(c.get(name, "") for name in COUNTERS), vanished.get(node, 0)]
+        if "error" not in c
+        else [node, *(["-"] * len(COUNTERS)), c["error"]]
+        for node, c in nodes.items()
+    ]
+    totals = r.get("totals", {})
+    rows.append(["total", *(totals.get(name, "") for name in COUNTERS), sum(vanished.values())])
+    headers = ["node", *(name.removeprefix("hints_") for name in COUNTERS), "vanished"]
+    return Table("Node counters (hints, repairs, reaping)", headers, rows)
 
 
 def write(results: Mapping[str, Any], run_dir: Path) -> list[Path]:

@@ -198,6 +198,7 @@ def drive(
             else None
         ),
         backlog=system.backlog if system.capabilities.backlog else None,
+        counters=system.counters if system.capabilities.counters else None,
     )
     progress.start()
     try:

@@ -10,8 +10,9 @@ Phases: ``workload`` (``--time-limit`` seconds of ops at ``--rate``; the nemesis
 copy of every final key read round after round until they agree or the bound passes —
 ``checkers.anti_entropy``), ``final reads`` (every final key from every node, ops marked
 ``final``), ``convergence`` (each replica's own copy, when the system can read one
-alone). Ctrl-C or SIGTERM ends the current phase at once, records what was in flight as
-``info``, heals, and skips the reads.
+alone), ``node counters`` (one ``node-counters`` op of what each node counted about
+itself, when the system can say — ``checkers.nodes``). Ctrl-C or SIGTERM ends the
+current phase at once, records what was in flight as ``info``, heals, and skips the reads.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ import logging
 import random
 import signal
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from checkers.history import HARNESS
+from checkers.nodes import NODE_COUNTERS
 from harness.history import HistoryWriter
 from harness.options import TestOptions
 from harness.progress import Progress
@@ -99,6 +102,7 @@ class Runner:
         local_reads: bool = False,
         replicas: Callable[[str], Sequence[str] | None] | None = None,
         backlog: Callable[[str], Awaitable[int | None]] | None = None,
+        counters: Callable[[str], Awaitable[Mapping[str, Any]]] | None = None,
     ) -> None:
         self.o = options
         self.history = history
@@ -112,6 +116,7 @@ class Runner:
         self.local_reads = local_reads
         self.replicas = replicas
         self.backlog = backlog
+        self.counters = counters
         self.tally = Tally()
         self.interrupted = False
         self._stop = asyncio.Event()
@@ -164,7 +169,23 @@ class Runner:
         if self.local_reads and not self.interrupted:
             self.tally.phase = "convergence"
             await self._until_interrupted(self._convergence_reads())
+        if self.counters is not None and not self.interrupted:
+            self.tally.phase = "node counters"
+            await self._until_interrupted(self._node_counters())
         self.tally.phase = "done"
+
+    async def _node_counters(self) -> None:
+        """One ``node-counters`` op: what each node counted about itself (an error in
+        place of a node that does not answer) — ``checkers.nodes``."""
+        assert self.counters is not None
+        answers = await asyncio.gather(
+            *(self.counters(a) for a in self.endpoints.values()), return_exceptions=True
+        )
+        value = {
+            node: dict(a) if isinstance(a, Mapping) else {"error": str(a) or type(a).__name__}
+            for node, a in zip(self.endpoints, answers, strict=True)
+        }
+        self.history.record("ok", HARNESS, NODE_COUNTERS, value=value)
 
     async def _settle(self) -> None:
         """Wait until no node owes others anything (``backlog`` 0 everywhere), at most

@@ -21,10 +21,10 @@ system classifies: only it knows which of its errors are definite.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from harness.cluster import Cluster
 
@@ -54,6 +54,9 @@ class Capabilities:
     """``System.replicas`` answers: convergence samples only a key's replicas."""
     host_env: bool = False
     """Its processes start with ``<node dir>/node.env`` exported (clock faults need it)."""
+    counters: bool = False
+    """``System.counters`` answers: what each node counted about itself (hints stored,
+    delivered, failed, dropped; read repairs; anti-entropy repairs; tombstones reaped)."""
 
 
 class Client(Protocol):
@@ -112,6 +115,11 @@ class System(Protocol):
     def replicas(self, nodes: Sequence[str], key: str) -> list[str] | None:
         """The nodes that should hold ``key`` (None: unknown, sample every node)."""
         return None
+
+    async def counters(self, endpoint: str) -> Mapping[str, Any]:
+        """The node's own counters (``checkers.nodes.COUNTERS`` names the ones checked);
+        raises when the node does not answer."""
+        raise NotImplementedError
 
 
 def missing_operations(capabilities: Capabilities, needed: frozenset[str]) -> list[str]:

@@ -68,6 +68,7 @@ class DynamoSystem:
         operations=SET_OPS | REGISTER_OPS,
         local_reads=True,
         backlog=True,
+        counters=True,
         replicas=True,
         host_env=True,
     )
@@ -233,6 +234,17 @@ class DynamoSystem:
 
     def client(self, endpoint: str, timeout: float) -> DynamoClient:
         return DynamoClient(endpoint, timeout)
+
+    async def counters(self, address: str) -> Mapping[str, Any]:
+        """``dynamo status``'s ``counters``: hints, read repairs, anti-entropy, reaping."""
+        from dynamo.client import AsyncClient
+
+        client = AsyncClient([address], timeout=5.0)
+        try:
+            st = await client.status()
+        finally:
+            await client.close()
+        return dict(st.get("counters") or {})
 
     async def backlog(self, address: str) -> int | None:
         """Hints to hand off, partitions to transfer, and peers it thinks down."""

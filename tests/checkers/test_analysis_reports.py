@@ -113,3 +113,16 @@ def test_options_the_harness_nests_under_options_pick_the_checkers(make_run):
         "mode": "siblings",
     }
     assert "register" in results["checkers"]
+
+
+def test_node_counters_are_a_table_of_the_report_with_dropped_hints_named(make_run):
+    run, _ = make_run("set", counters=True, drop_hints=2)
+    assert analyze(run) == ExitCode.INVALID
+    text = render_text(run)
+    assert "Node counters (hints, repairs, reaping)" in text
+    section = text.split("Node counters (hints, repairs, reaping)", 1)[1]
+    header = next(line for line in section.splitlines() if line.startswith("node "))
+    assert header.split()[:4] == ["node", "loaded", "stored", "delivered"]
+    total = next(line for line in section.splitlines() if line.startswith("total"))
+    dropped = header.split().index("dropped")
+    assert total.split()[dropped] == "2"

@@ -71,3 +71,34 @@ def test_model_store_that_drops_hints_is_caught_and_the_correct_one_passes():
         assert result.find("hints").valid is valid
         assert result.find("node_counters").details["totals"]["hints_stored"] > 0
         assert result.find("set").valid is True
+
+
+def closing(loaded=0, stored=0, delivered=0, rerouted=0, pending=0, dropped=0):
+    return counters(stored, delivered, dropped) | {
+        "hints_loaded": loaded,
+        "hints_rerouted": rerouted,
+        "hints_pending": pending,
+    }
+
+
+def test_hints_that_close_are_valid_and_pending_is_the_nodes_own_figure(crafted):
+    crafted.counters({"n1": closing(2, 5, 4, 1, 2), "n2": closing(0, 3, 3)}, at=1.0)
+    result = Hints().check(crafted.history(), {})
+    assert result.valid is True, result.details
+    assert result.details["pending"] == {"n1": 2, "n2": 0}
+
+
+def test_a_hint_that_vanished_without_delivery_makes_hints_invalid(crafted):
+    """The silent drop: the node counts no drop, yet a stored hint is neither delivered,
+    rerouted nor pending."""
+    crafted.counters({"n1": closing(0, 5, 4, 0, 0), "n2": closing(1, 3, 4)}, at=1.0)
+    result = Hints().check(crafted.history(), {})
+    assert result.valid is False
+    assert result.details["vanished"] == [{"node": "n1", "hints": 1}]
+
+
+def test_a_report_without_the_accounting_fields_is_judged_on_drops_alone(crafted):
+    crafted.counters({"n1": counters(5, 4)}, at=1.0)  # no loaded/rerouted/pending
+    result = Hints().check(crafted.history(), {})
+    assert result.valid is True
+    assert result.details["vanished"] == []

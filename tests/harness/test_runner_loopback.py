@@ -15,6 +15,7 @@ import pytest
 
 import workloads
 from checkers.history import load, validate
+from checkers.nodes import COUNTERS, Hints, NodeCounters
 from dynamo.cluster import LoopbackCluster
 from harness import history
 from harness.options import TestOptions
@@ -53,6 +54,7 @@ def run(
         local_reads=True,
         replicas=lambda key: system.replicas(list(endpoints), key),
         backlog=system.backlog,
+        counters=system.counters,
     )
     asyncio.run(runner.run())
     w.close()
@@ -118,6 +120,24 @@ def test_a_dead_node_gives_definite_failures_and_the_run_goes_on(
     dead = [op for op in ops if op.get("node") == "n6" and op["type"] != "invoke"]
     assert dead and all(op["type"] == "fail" and op["error"] for op in dead)
     assert any(op["type"] == "ok" for op in ops if op.get("node") == "n1")
+    [report] = [op for op in ops if op["f"] == "node-counters"]
+    assert set(report["value"]) == set(endpoints) and "error" in report["value"]["n6"]
+    assert Hints().check(ops, {}).valid == "unknown"  # n6 could not be asked
+
+
+def test_a_run_ends_with_each_nodes_counters_and_every_hint_accounted_for(
+    nodes: LoopbackCluster, tmp_path: Path
+) -> None:
+    ops = run(tmp_path, nodes.addresses, "set")
+    assert validate(ops) == []
+    [report] = [op for op in ops if op["f"] == "node-counters"]
+    assert ops[-1] is report or ops[-1]["index"] == report["index"]  # the last op of the run
+    assert set(report["value"]) == set(nodes.addresses)
+    for counted in report["value"].values():
+        assert set(COUNTERS) <= set(counted), counted
+    assert NodeCounters().check(ops, {}).valid is True
+    hints = Hints().check(ops, {})
+    assert hints.valid is True and hints.details["vanished"] == [], hints.details
 
 
 class Recording:

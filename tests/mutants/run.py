@@ -66,7 +66,16 @@ MUTANTS = {
             "--nemesis-interval",
             "8",
         ),
-        gap="not caught yet: exit 0 under owners:flapping and owners:lossy (docs/nemesis.md)",
+    ),
+    "reap-by-grace-alone": Mutant(
+        "the tombstone reaper reaps once the grace has passed, without asking the owners "
+        "for their copies or the members for hints (a down owner's old value comes back)",
+        (
+            *("--workload", "register", "--keys", "20", "--nemesis", "kill:one"),
+            *("--time-limit", "30", "--nemesis-interval", "8", "--anti-entropy-bound", "20"),
+            *("--system-option", "strict_quorum=true", "--system-option", "tombstone_grace=1"),
+            *("--system-option", "anti_entropy_interval=0.2"),
+        ),
     ),
 }
 
