@@ -11,9 +11,10 @@ key once healed; ``checkers.calls.final_reads``).
 - **lost**: an ok write ``w`` acknowledged before the last final read of its key began,
   where the final state holds neither ``w`` nor any descendant of ``w``, and no
   ``ok``/``info`` delete superseded ``w`` or a descendant (a tombstone cannot be read
-  back, so a delete is taken at its word). Named with the fault windows active at its
-  ack. A descendant only counts through writes that are not ``fail``; one through an
-  ``info`` write counts when that write (or a descendant of it) is in the final state.
+  back, so a delete is taken at its word). Listed with the fault windows that
+  overlapped its invoke→ack interval (``checkers.faults.during``). A descendant only
+  counts through writes that are not ``fail``; one through an ``info`` write counts
+  when that write (or a descendant of it) is in the final state.
 - **stale_final**: a read marked ``final`` that holds neither an ok write acknowledged
   before it began nor a descendant of it (and no delete covers it), where the key's
   final state does: a client reading through that node sees the write lost.
@@ -39,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from checkers.calls import Call, Final, calls, final_reads, outcome, stale_record
-from checkers.faults import timeline
+from checkers.faults import during, timeline
 from checkers.history import Op
 from checkers.result import Result, listed, verdict
 from checkers.stats import quantile, ratio
@@ -180,7 +181,7 @@ def _durability(
         elif final is None or done["time"] > final.began:
             unchecked.append(v)
         else:
-            windows = [w.name for w in when.active(done["time"])]
+            windows = during(when.overlapping(inv["time"], done["time"]))
             lost.append(_lost_record(v, key, inv, done, windows, versions))
     lost.sort(key=lambda r: r["index"])
     resurrected.sort(key=lambda r: r["delete_index"])
@@ -234,7 +235,7 @@ def _stale_finals(
 
 
 def _lost_record(
-    v: Any, key: object, inv: Op, done: Op, windows: list[str], versions: Versions
+    v: Any, key: object, inv: Op, done: Op, windows: list[dict[str, Any]], versions: Versions
 ) -> dict[str, Any]:
     return {
         "id": v,

@@ -184,9 +184,35 @@ class Timeline:
     def active(self, t: int) -> tuple[Window, ...]:
         return self.windows(self.segment(t))
 
+    def overlapping(self, start: int, end: int) -> tuple[Window, ...]:
+        """The windows active at some time in ``[start, end]`` (a call's invoke to its
+        completion), in start order: the union over the segments that span it."""
+        seen: dict[str, Window] = {}
+        for segment in range(max(self.segment(start), 0), self.segment(end) + 1):
+            for w in self._active[segment]:
+                seen.setdefault(w.name, w)
+        return tuple(sorted(seen.values(), key=lambda w: (w.start, w.start_index)))
+
     def segments(self, times: Iterable[int]) -> list[int]:
         edges = self._edges
         return [bisect_right(edges, t) - 1 for t in times]
+
+
+def during(windows: Iterable[Window]) -> list[dict[str, Any]]:
+    """The windows as a lost write lists them: name, kind, the nodes the fault named
+    (its targets), start and end (ns since the test started) and whether it healed. An
+    empty list means the write met no fault."""
+    return [
+        {
+            "name": w.name,
+            "kind": w.kind,
+            "nodes": list(w.nodes),
+            "start": w.start,
+            "end": w.end,
+            "healed": w.healed,
+        }
+        for w in windows
+    ]
 
 
 def timeline(history: Sequence[Op]) -> Timeline:

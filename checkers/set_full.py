@@ -4,7 +4,8 @@ Every acknowledged add must be in the final state of its key: the union of its f
 reads (``checkers.calls.final_reads``; a read already merges siblings), and in each of
 those final reads on its own (a client reading through that node sees it gone). For each
 element the checker also finds when it became *stable* (the first read of its last
-unbroken run of reads that show it) and, for a lost one, when it was *last seen*.
+unbroken run of reads that show it) and, for a lost one, when it was *last seen* and
+which fault windows overlapped its invoke→ack interval (``checkers.faults.during``).
 
 Anomalies (verdict false): ``lost`` (ok add, acknowledged before the last final read of
 its key began, missing from the final state), ``stale_final`` (a read marked ``final``
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from checkers.calls import Call, Final, calls, final_reads, outcome, stale_record
-from checkers.faults import timeline
+from checkers.faults import during, timeline
 from checkers.history import Op
 from checkers.result import Result, listed, verdict
 from checkers.stats import summary
@@ -73,7 +74,7 @@ class SetFull:
                         "invoke_time": inv["time"],
                         "ack_time": ack,
                         "last_seen": last_seen,
-                        "windows": [w.name for w in when.active(ack)],
+                        "windows": during(when.overlapping(inv["time"], ack)),
                     }
                 )
         unexpected, failed_present = seen.unexpected, seen.failed_present

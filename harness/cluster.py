@@ -68,7 +68,7 @@ class Cluster:
         (Vagrant's forwarded ports), where our own socket's address would not be.
         """
         if self.control_address is None and self.hosts:
-            out = self.remote(self.nodes[0]).run("echo $SSH_CONNECTION", timeout=15).stdout
+            out = self.remote(self.nodes[0]).run_shell('echo "$SSH_CONNECTION"', timeout=15).stdout
             self.control_address = out.split()[0] if out.split() else None
         return self.control_address
 

@@ -4,8 +4,12 @@ A ``Host`` says how to reach a node; a ``Remote`` is an open (lazy) SSH connecti
 with a connect timeout and a per-command timeout. Nothing else in the project opens SSH
 connections, so a fault that breaks SSH breaks it the same way for everyone.
 
-Commands run as the login user (root on every provider here) through ``sh -c``; quote
-arguments with ``shlex.quote`` or ``quote_all``.
+Commands are argument vectors: ``Remote.run(["rm", "-rf", path])`` quotes every
+argument (``shlex.join``), so a name with spaces, ``;`` or ``$(…)`` stays one argument
+and is never read as shell. Shell syntax — pipes, redirects, loops — only through the
+explicitly named ``Remote.run_shell(script, *args)``: the script is fixed text and the
+values it works on are passed as its positional parameters (``"$1"``…), quoted the same
+way, never pasted into it. Commands run as the login user (root on every provider here).
 """
 
 from __future__ import annotations
@@ -105,7 +109,25 @@ class Result:
 
 
 def quote_all(args: Iterable[object]) -> str:
-    return " ".join(shlex.quote(str(a)) for a in args)
+    """One shell word per argument (``shlex.join`` over ``str`` of each)."""
+    return shlex.join(str(a) for a in args)
+
+
+def command_line(argv: Sequence[object]) -> str:
+    """The command line that runs ``argv`` as given: each element one argument."""
+    if isinstance(argv, str | bytes):
+        raise TypeError(
+            f"a remote command is an argument list, not {type(argv).__name__} {argv!r}: "
+            "pass [program, arg, ...], or use run_shell() for shell syntax"
+        )
+    if not argv:
+        raise ValueError("an empty remote command")
+    return quote_all(argv)
+
+
+def shell_line(script: str, args: Sequence[object] = ()) -> str:
+    """The command line that runs ``script`` with ``sh -c``, ``args`` as its ``$1``…"""
+    return command_line(["sh", "-c", script, "sh", *args])
 
 
 class Remote:
@@ -170,12 +192,28 @@ class Remote:
 
     def run(
         self,
-        command: str,
+        argv: Sequence[object],
         *,
         timeout: float | None = None,
         check: bool = True,
     ) -> Result:
-        """Run ``command`` through the login shell; raise ``RemoteError`` if it fails."""
+        """Run the program ``argv[0]`` with the arguments ``argv[1:]``, each passed as is
+        (quoted); raise ``RemoteError`` if it fails and ``check`` is set."""
+        return self._run(command_line(argv), timeout, check)
+
+    def run_shell(
+        self,
+        script: str,
+        *args: object,
+        timeout: float | None = None,
+        check: bool = True,
+    ) -> Result:
+        """Run shell text — for pipes, redirects, loops — with ``sh -c``; ``args`` are its
+        positional parameters (``"$1"``…), quoted, so no value is ever pasted into
+        ``script``."""
+        return self._run(shell_line(script, args), timeout, check)
+
+    def _run(self, command: str, timeout: float | None, check: bool) -> Result:
         conn = self._connection()
         t = self.command_timeout if timeout is None else timeout
         log.debug("%s$ %s", self.name, command)
@@ -215,8 +253,7 @@ class Remote:
             self._connection().put(io.BytesIO(text.encode()), tmp)
         except (OSError, paramiko.SSHException) as e:
             raise RemoteError(self.name, f"write {remote}: {e}") from e
-        q = shlex.quote
-        self.run(f"chmod {mode:o} {q(tmp)} && mv -f {q(tmp)} {q(remote)}")
+        self.run_shell('chmod "$1" "$2" && mv -f "$2" "$3"', f"{mode:o}", tmp, remote)
 
     def close(self) -> None:
         with self._lock:

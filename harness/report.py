@@ -174,14 +174,7 @@ def _durability(r: Mapping[str, Any]) -> list[Table]:
     out = [Table(f"Durability ({name} workload)", ["class", "count"], counts)]
     lost = r.get("lost", [])
     if lost:
-        id_field = "element" if name == "set" else "id"
-        rows = [
-            [x[id_field], x["key"], x["index"], _s(x["ack_time"]), ", ".join(x["windows"]) or "-"]
-            for x in lost[:LISTED]
-        ]
-        note = f"first {LISTED} of {r['lost_count']}" if r["lost_count"] > LISTED else ""
-        headers = [id_field, "key", "ack index", "ack (s)", "fault windows at ack"]
-        out.append(Table("Lost writes", headers, rows, note))
+        out.append(lost_table(lost, r["lost_count"], "element" if name == "set" else "id"))
     for cls in ("unexpected", "phantom", "failed_present", "resurrected", "false_conflicts"):
         records = r.get(cls, [])
         if records:
@@ -200,6 +193,33 @@ def _durability(r: Mapping[str, Any]) -> list[Table]:
         ]
         out.append(Table("Set-full latencies (ms)", ["", "count", "p50", "p99", "max"], rows))
     return out
+
+
+def lost_table(lost: Sequence[Mapping[str, Any]], count: int, id_field: str) -> Table:
+    """Lost writes of either durability checker, one shape: each with the fault windows
+    that overlapped its invoke→ack interval, or "no fault"."""
+    rows = [
+        [
+            x[id_field],
+            x["key"],
+            x["index"],
+            _s(x["invoke_time"]),
+            _s(x["ack_time"]),
+            "; ".join(_window_span(w) for w in x["windows"]) or "no fault",
+        ]
+        for x in lost[:LISTED]
+    ]
+    note = f"first {LISTED} of {count}" if count > LISTED else ""
+    headers = [id_field, "key", "ack index", "invoke (s)", "ack (s)", "fault windows (invoke→ack)"]
+    return Table("Lost writes", headers, rows, note)
+
+
+def _window_span(w: Mapping[str, Any]) -> str:
+    """``partition#1 on n1,n2 1.200-3.400 s``: the name carries the kind, times are
+    seconds since the test started; a window the run ended inside says ``unhealed``."""
+    nodes = ",".join(w["nodes"]) or "nodes unnamed"
+    span = f"{w['name']} on {nodes} {_s(w['start'])}-{_s(w['end'])} s"
+    return span if w["healed"] else f"{span} (unhealed)"
 
 
 def _faults(windows: Sequence[Mapping[str, Any]]) -> Table:

@@ -28,7 +28,7 @@ from harness.exitcodes import ExitCode
 from harness.history import Clock, HistoryWriter
 from harness.options import TestOptions
 from harness.progress import Progress
-from harness.remote import on_all, quote_all
+from harness.remote import on_all
 from harness.runner import Outcome, Runner
 from nemesis import host as nemesis_host
 from nemesis import protocol as nemesis_protocol
@@ -150,8 +150,9 @@ def collect(cluster: Cluster, system: System, run_dir: Path) -> None:
         except Exception as e:
             log.warning("%s: stop failed: %s", node, e)
         try:
-            listing = remote.run(
-                quote_all(["ls", "-1", *system.log_files(cluster, node)]) + " 2>/dev/null",
+            listing = remote.run_shell(
+                'ls -1 -- "$@" 2>/dev/null',
+                *system.log_files(cluster, node),
                 check=False,
                 timeout=15,
             )

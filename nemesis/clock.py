@@ -127,7 +127,7 @@ class ClockNemesis(Bound):
         def check(node: str) -> None:
             env = f"{self.cluster.remote_dir(node)}/node.env"
             r = self.cluster.remote(node).run(
-                f"grep -q '^LD_PRELOAD=.*libfaketime' {shlex.quote(env)}", check=False
+                ["grep", "-q", "^LD_PRELOAD=.*libfaketime", env], check=False
             )
             if not r.ok:
                 raise NemesisError(
@@ -166,7 +166,7 @@ class ClockNemesis(Bound):
                 cmd = f"{stop_strobe(d)}; {write_offset(d, offsets[node])}"
             else:
                 cmd = f"{reset(d)} && {start_strobe(d, offsets[node])}"
-            cluster.remote(node).run(cmd, timeout=30)
+            cluster.remote(node).run_shell(cmd, timeout=30)
 
         each(sorted(offsets), one)
         return op
@@ -182,5 +182,7 @@ class ClockNemesis(Bound):
         cluster = self.cluster
         each(
             cluster.nodes,
-            lambda node: cluster.remote(node).run(reset(cluster.remote_dir(node)), timeout=30),
+            lambda node: cluster.remote(node).run_shell(
+                reset(cluster.remote_dir(node)), timeout=30
+            ),
         )

@@ -16,7 +16,9 @@ from nemesis import clock, iptables
 
 
 class Runs(Protocol):
-    def run(self, command: str, *, timeout: float | None = ..., check: bool = ...) -> object: ...
+    def run_shell(
+        self, script: str, *args: object, timeout: float | None = ..., check: bool = ...
+    ) -> object: ...
 
 
 def prepare_command(node_dir: str, env_lines: str = "") -> str:
@@ -29,4 +31,4 @@ def prepare_command(node_dir: str, env_lines: str = "") -> str:
 
 
 def prepare(remote: Runs, node_dir: str, env_lines: str = "") -> None:
-    remote.run(prepare_command(node_dir, env_lines), timeout=60)
+    remote.run_shell(prepare_command(node_dir, env_lines), timeout=60)

@@ -81,16 +81,17 @@ class LossNemesis(Bound):
         cluster = self.cluster
         each(
             cluster.nodes,
-            lambda node: cluster.remote(node).run(iptables.remove(iptables.LOSS), timeout=30),
+            lambda node: cluster.remote(node).run_shell(iptables.remove(iptables.LOSS), timeout=30),
         )
 
     def _fill(self, node: str, body: list[str]) -> None:
         cluster = self.cluster
         cmd = iptables.rules(iptables.LOSS, cluster.control_address, body)
-        cluster.remote(node).run(cmd, timeout=30)
+        cluster.remote(node).run_shell(cmd, timeout=30)
 
     def _drain(self, node: str) -> tuple[int, int]:
         """Read the node's counters, then stop its loss: (packets sent to peers, dropped)."""
-        out = self.cluster.remote(node).run(iptables.counters(iptables.LOSS), timeout=30).stdout
+        remote = self.cluster.remote(node)
+        out = remote.run_shell(iptables.counters(iptables.LOSS), timeout=30).stdout
         self._fill(node, [])
         return iptables.parse_loss_counters(out)

@@ -118,7 +118,7 @@ class OwnersNemesis(PartitionNemesis):
         if self.ctx is not None and self.lossy_used:
             each(
                 self.cluster.nodes,
-                lambda node: self.cluster.remote(node).run(
+                lambda node: self.cluster.remote(node).run_shell(
                     iptables.remove(iptables.LOSS), timeout=30
                 ),
             )
@@ -127,7 +127,7 @@ class OwnersNemesis(PartitionNemesis):
     def _lose(self, node: str, to: Sequence[str]) -> None:
         cluster = self.cluster
         body = iptables.lose_to([cluster.addresses[o] for o in to], LOSS) if to else []
-        cluster.remote(node).run(
+        cluster.remote(node).run_shell(
             iptables.rules(iptables.LOSS, cluster.control_address, body), timeout=30
         )
 

@@ -96,9 +96,9 @@ class PartitionNemesis(Bound):
         def one(node: str) -> None:
             body = iptables.drop_from([addresses[p] for p in grudge.get(node, ())])
             cmd = iptables.rules(iptables.PARTITION, cluster.control_address, body)
-            cluster.remote(node).run(cmd, timeout=30)
+            cluster.remote(node).run_shell(cmd, timeout=30)
 
         each(cluster.nodes, one)
 
     def _remove(self, node: str) -> None:
-        self.cluster.remote(node).run(iptables.remove(iptables.PARTITION), timeout=30)
+        self.cluster.remote(node).run_shell(iptables.remove(iptables.PARTITION), timeout=30)

@@ -103,29 +103,34 @@ class DynamoSystem:
     def install(self, cluster: Cluster, node: str) -> None:
         remote, d = cluster.remote(node), self._dir(cluster, node)
         t = self.config.install_timeout
-        remote.run(f"mkdir -p {d}/dist && chmod 755 {d}")
+        remote.run(["mkdir", "-p", f"{d}/dist"])
+        remote.run(["chmod", "755", d])
         remote.put(source_root() / PREPARE_SCRIPT, f"{d}/prepare-node.sh")
-        out = remote.run(f"sh {d}/prepare-node.sh", timeout=t).stdout
+        out = remote.run(["sh", f"{d}/prepare-node.sh"], timeout=t).stdout
         python = out.strip().splitlines()[-1].removeprefix("python=")
-        have = remote.run(f"cat {d}/dist/MANIFEST 2>/dev/null", check=False).stdout
+        have = remote.run_shell('cat "$1" 2>/dev/null', f"{d}/dist/MANIFEST", check=False).stdout
         if have != self.manifest or not self._venv_ok(remote, d):
             log.info("%s: installing %d wheels", node, len(self.wheels))
-            remote.run(f"rm -rf {d}/venv {d}/dist && mkdir -p {d}/dist")
+            remote.run(["rm", "-rf", f"{d}/venv", f"{d}/dist"])
+            remote.run(["mkdir", "-p", f"{d}/dist"])
             for w in self.wheels:
                 remote.put(w, f"{d}/dist/{w.name}")
             extra = "[fast]" if any(w.name.startswith("uvloop-") for w in self.wheels) else ""
             pip = next(w.name for w in self.wheels if w.name.startswith(f"{INSTALLER}-"))
+            remote.run([python, "-m", "venv", "--without-pip", f"{d}/venv"], timeout=t)
             remote.run(
-                f"{shlex.quote(python)} -m venv --without-pip {d}/venv && "
-                f"{d}/venv/bin/python {d}/dist/{pip}/pip install --isolated --quiet --no-index "
-                f"--disable-pip-version-check --find-links {d}/dist '{DISTRIBUTION}{extra}'",
+                [
+                    *(f"{d}/venv/bin/python", f"{d}/dist/{pip}/pip", "install", "--isolated"),
+                    *("--quiet", "--no-index", "--disable-pip-version-check"),
+                    *("--find-links", f"{d}/dist", f"{DISTRIBUTION}{extra}"),
+                ],
                 timeout=t,
             )
             remote.write_file(f"{d}/dist/MANIFEST", self.manifest)
         self._write_config(cluster, node)
 
     def _venv_ok(self, remote: Remote, d: str) -> bool:
-        return remote.run(f"test -x {d}/venv/bin/dynamo", check=False).ok
+        return remote.run(["test", "-x", f"{d}/venv/bin/dynamo"], check=False).ok
 
     def _write_config(self, cluster: Cluster, node: str) -> None:
         remote, d = cluster.remote(node), self._dir(cluster, node)
@@ -144,15 +149,13 @@ class DynamoSystem:
         ]
         script = (
             "#!/bin/sh\n"
-            f"cd {d} || exit 1\n"
+            f"cd {quote_all([d])} || exit 1\n"
             "echo $$ > node.pid\n"
             "if [ -f node.env ]; then set -a; . ./node.env; set +a; fi\n"
-            f"exec {d}/venv/bin/dynamo node {quote_all(args)}\n"
+            f"exec {quote_all([f'{d}/venv/bin/dynamo', 'node', *args])}\n"
         )
-        remote.run(
-            f"pkill -F {d}/node.pid -KILL 2>/dev/null; rm -rf {d}/data {d}/node.log {d}/node.pid",
-            check=False,
-        )
+        remote.run_shell('pkill -F "$1/node.pid" -KILL 2>/dev/null', d, check=False)
+        remote.run(["rm", "-rf", f"{d}/data", f"{d}/node.log", f"{d}/node.pid"])
         remote.write_file(f"{d}/node.json", json.dumps(config, indent=2) + "\n")
         remote.write_file(f"{d}/run-node.sh", script, mode=0o755)
 
@@ -161,9 +164,10 @@ class DynamoSystem:
     def start(self, cluster: Cluster, node: str) -> None:
         remote, d = cluster.remote(node), self._dir(cluster, node)
         # setsid -f: the node leaves the SSH session's process group and holds none of its fds.
-        remote.run(
-            f"cd {d} && rm -f node.pid && "
-            f"setsid -f sh {d}/run-node.sh >> {d}/node.log 2>&1 < /dev/null",
+        remote.run_shell(
+            'cd "$1" && rm -f node.pid && setsid -f sh "$1/run-node.sh" >> "$1/node.log" 2>&1 '
+            "< /dev/null",
+            d,
             timeout=15,
         )
         self._wait_ready(cluster, node)
@@ -172,32 +176,40 @@ class DynamoSystem:
         remote, d = cluster.remote(node), self._dir(cluster, node)
         tries = max(1, int(self.config.start_timeout / 0.5))
         probe = (
-            f"for i in $(seq {tries}); do "
-            f"  {d}/venv/bin/dynamo status --node {self.endpoint(cluster, node)} >/dev/null 2>&1 "
-            f"    && exit 0; "
-            f"  [ -f {d}/node.pid ] && ! kill -0 $(cat {d}/node.pid) 2>/dev/null && exit 3; "
-            f"  sleep 0.5; "
-            f"done; exit 4"
+            'for i in $(seq "$2"); do'
+            '  "$1/venv/bin/dynamo" status --node "$3" >/dev/null 2>&1 && exit 0;'
+            '  [ -f "$1/node.pid" ] && ! kill -0 "$(cat "$1/node.pid")" 2>/dev/null && exit 3;'
+            "  sleep 0.5; "
+            "done; exit 4"
         )
-        r = remote.run(probe, timeout=self.config.start_timeout + 30, check=False)
+        r = remote.run_shell(
+            probe,
+            d,
+            tries,
+            self.endpoint(cluster, node),
+            timeout=self.config.start_timeout + 30,
+            check=False,
+        )
         if not r.ok:
             why = (
                 "exited"
                 if r.exit_code == 3
                 else f"did not answer in {self.config.start_timeout:g}s"
             )
-            tail = remote.run(f"tail -n 30 {d}/node.log", check=False).stdout
+            tail = remote.run(["tail", "-n", "30", f"{d}/node.log"], check=False).stdout
             raise RuntimeError(f"{node}: the node {why}; last log lines:\n{tail}")
 
     def _signal(self, cluster: Cluster, node: str, sig: str) -> None:
         d = self._dir(cluster, node)
-        cluster.remote(node).run(f"kill -{sig} $(cat {d}/node.pid)", timeout=15)
+        cluster.remote(node).run_shell(
+            'p=$(cat "$1/node.pid") && kill -"$2" "$p"', d, sig, timeout=15
+        )
 
     def kill(self, cluster: Cluster, node: str) -> None:
         self._signal(cluster, node, "KILL")
 
     def wipe(self, cluster: Cluster, node: str) -> None:
-        cluster.remote(node).run(f"rm -rf {self._dir(cluster, node)}/data", timeout=30)
+        cluster.remote(node).run(["rm", "-rf", f"{self._dir(cluster, node)}/data"], timeout=30)
 
     def pause(self, cluster: Cluster, node: str) -> None:
         self._signal(cluster, node, "STOP")
@@ -207,10 +219,11 @@ class DynamoSystem:
 
     def stop(self, cluster: Cluster, node: str) -> None:
         d = self._dir(cluster, node)
-        cluster.remote(node).run(
-            f"p=$(cat {d}/node.pid 2>/dev/null) || exit 0; kill -CONT $p; kill -TERM $p; "
-            f"for i in $(seq 50); do kill -0 $p 2>/dev/null || exit 0; sleep 0.2; done; "
-            f"kill -KILL $p",
+        cluster.remote(node).run_shell(
+            'p=$(cat "$1/node.pid" 2>/dev/null) || exit 0; kill -CONT "$p"; kill -TERM "$p"; '
+            'for i in $(seq 50); do kill -0 "$p" 2>/dev/null || exit 0; sleep 0.2; done; '
+            'kill -KILL "$p"',
+            d,
             timeout=30,
             check=False,
         )

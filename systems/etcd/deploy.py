@@ -82,24 +82,26 @@ class EtcdDeployment:
         remote, d = cluster.remote(node), self.dir(cluster, node)
         daemon.ensure_programs(remote, ("etcd", "etcdctl"), PACKAGES)
         daemon.stop(remote, d, ["etcd"], grace=5)
-        remote.run(f"mkdir -p {d} && rm -rf {d}/etcd.data {d}/etcd.log")
+        remote.run(["mkdir", "-p", d])
+        remote.run(["rm", "-rf", f"{d}/etcd.data", f"{d}/etcd.log"])
         daemon.install(remote, d, "etcd", self.argv(cluster, node))
 
-    def _etcdctl(self, cluster: Cluster, node: str, command: str) -> str:
+    def _etcdctl(self, cluster: Cluster, node: str, *command: str) -> list[str]:
         endpoint = f"http://{cluster.addresses[node]}:{CLIENT_PORT}"
-        return f"ETCDCTL_API=3 etcdctl --endpoints {endpoint} --command-timeout 2s {command}"
+        return ["env", "ETCDCTL_API=3", "etcdctl", "--endpoints", endpoint,
+                "--command-timeout", "2s", *command]  # fmt: skip
 
     def start(self, cluster: Cluster, node: str) -> None:
         """Start the member and return once it serves clients (it needs no quorum for that)."""
         remote, d = cluster.remote(node), self.dir(cluster, node)
         daemon.start(remote, d, "etcd")
-        probe = self._etcdctl(cluster, node, "endpoint status")
+        probe = self._etcdctl(cluster, node, "endpoint", "status")
         daemon.wait_until(remote, d, "etcd", probe, self.config.start_timeout)
 
     def wait_healthy(self, cluster: Cluster, node: str) -> None:
         """Until the member answers a quorum read (the cluster has a leader it follows)."""
         remote, d = cluster.remote(node), self.dir(cluster, node)
-        probe = self._etcdctl(cluster, node, "endpoint health")
+        probe = self._etcdctl(cluster, node, "endpoint", "health")
         daemon.wait_until(remote, d, "etcd", probe, self.config.start_timeout)
 
     def kill(self, cluster: Cluster, node: str) -> None:

@@ -98,6 +98,13 @@ def sentinel_conf(c: RedisConfig, address: str, directory: str, primary: str, n:
     )
 
 
+LOGS = ("redis.log", "sentinel.log")
+
+
+def _cli(address: str, port: int, *command: object) -> list[object]:
+    return ["redis-cli", "-h", address, "-p", port, *command]
+
+
 class RedisDeployment:
     """Install, start, signal and stop the two daemons of one host."""
 
@@ -115,10 +122,8 @@ class RedisDeployment:
         remote, d = cluster.remote(node), self.dir(cluster, node)
         daemon.ensure_programs(remote, ("redis-server", "redis-sentinel", "redis-cli"), PACKAGES)
         daemon.stop(remote, d, DAEMONS, grace=5)  # what an earlier, killed run left
-        remote.run(
-            f"mkdir -p {d} && rm -rf {d}/redis {d}/sentinel {d}/redis.log {d}/sentinel.log "
-            f"&& mkdir -p {d}/redis {d}/sentinel"
-        )
+        remote.run(["rm", "-rf", *(f"{d}/{f}" for f in ("redis", "sentinel", *LOGS))])
+        remote.run(["mkdir", "-p", f"{d}/redis", f"{d}/sentinel"])
         address = cluster.addresses[node]
         first = self.primary(cluster)
         primary = cluster.addresses[first]
@@ -137,22 +142,23 @@ class RedisDeployment:
         address = cluster.addresses[node]
         t = self.config.start_timeout
         daemon.start(remote, d, "redis")
-        daemon.wait_until(remote, d, "redis", f"redis-cli -h {address} -p {PORT} ping", t)
+        daemon.wait_until(remote, d, "redis", _cli(address, PORT, "ping"), t)
         daemon.start(remote, d, "sentinel")
-        daemon.wait_until(
-            remote, d, "sentinel", f"redis-cli -h {address} -p {SENTINEL_PORT} ping", t
-        )
+        daemon.wait_until(remote, d, "sentinel", _cli(address, SENTINEL_PORT, "ping"), t)
 
     def wait_healthy(self, cluster: Cluster, node: str) -> None:
         """Until this node's Sentinel knows every other Sentinel and every replica."""
         remote, d = cluster.remote(node), self.dir(cluster, node)
         others = len(cluster.nodes) - 1
-        cli = f"redis-cli -h {cluster.addresses[node]} -p {SENTINEL_PORT}"
-        probe = (
-            f"{cli} sentinel master {MASTER} | grep -A1 -x -E 'num-other-sentinels|num-slaves'"
-            f" | grep -v -x -E 'num-other-sentinels|num-slaves|--' | grep -c -x {others}"
-            f" | grep -q -x 2"
+        cli = _cli(cluster.addresses[node], SENTINEL_PORT, "sentinel", "master", MASTER)
+        # both counts (other Sentinels, replicas) equal ``others``: a pipeline, so the probe
+        # is ``sh -c`` with every value a positional parameter
+        script = (
+            "\"$@\" | grep -A1 -x -E 'num-other-sentinels|num-slaves'"
+            " | grep -v -x -E 'num-other-sentinels|num-slaves|--' | grep -c -x \"$0\""
+            " | grep -q -x 2"
         )
+        probe = ["sh", "-c", script, others, *cli]
         daemon.wait_until(remote, d, "sentinel", probe, self.config.start_timeout)
 
     def kill(self, cluster: Cluster, node: str) -> None:

@@ -49,7 +49,16 @@ def test_write_superseded_only_by_an_invisible_info_write_is_lost_in_its_window(
             "invoke_time": round(0.1 * S),
             "ack_time": round(0.101 * S),
             "node": "n1",
-            "windows": ["kill#1"],
+            "windows": [
+                {
+                    "name": "kill#1",
+                    "kind": "kill",
+                    "nodes": ["n2"],
+                    "start": round(0.05 * S),
+                    "end": round(0.5 * S),
+                    "healed": True,
+                }
+            ],
             "superseded_by": ["w-7"],
         }
     ]

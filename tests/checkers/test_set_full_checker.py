@@ -38,7 +38,16 @@ def test_acknowledged_add_missing_from_final_read_is_lost_with_its_fault_window(
             "invoke_time": 1 * S,
             "ack_time": round(1.001 * S),
             "last_seen": round(1.501 * S),
-            "windows": ["partition#1"],
+            "windows": [
+                {
+                    "name": "partition#1",
+                    "kind": "partition",
+                    "nodes": ["n1", "n2"],
+                    "start": round(0.5 * S),
+                    "end": round(2.0 * S),
+                    "healed": True,
+                }
+            ],
         }
     ]
 

@@ -27,7 +27,7 @@ class FakeRemote:
     def __init__(self, log: list[tuple[str, str]], node: str) -> None:
         self.log, self.node = log, node
 
-    def run(self, command: str, **_: Any) -> Result:
+    def run_shell(self, command: str, *args: object, **_: Any) -> Result:
         self.log.append((self.node, command))
         return Result()
 

@@ -39,7 +39,7 @@ def everywhere(cluster: Cluster, verb: object) -> None:
 
 def left(cluster: Cluster) -> list[str]:
     """Processes of this cluster's nodes besides sshd (the namespaces share one pid space)."""
-    out = cluster.remote("n1").run(f"pgrep -a -f /{cluster.name}/n || true").stdout
+    out = cluster.remote("n1").run(["pgrep", "-a", "-f", f"/{cluster.name}/n"], check=False).stdout
     return [ln for ln in out.splitlines() if "sshd" not in ln and "pgrep" not in ln]
 
 
@@ -74,3 +74,19 @@ def test_deployed_system_is_healthy_survives_a_kill_and_stops_clean(
     assert asyncio.run(add_and_read("n2", 2)) == {1, 2}
     everywhere(cluster, dep.stop)
     assert left(cluster) == []
+
+
+def test_a_remote_argument_with_spaces_and_a_semicolon_stays_one_argument(
+    cluster: Cluster,
+) -> None:
+    """Over the real SSH path: the file is made under its odd name and nothing else runs
+    (a shell reading the name would make ``dh-canary`` in the login directory)."""
+    remote, d = cluster.remote("n1"), cluster.remote_dir("n1")
+    name = "odd name; touch dh-canary"
+    remote.run(["mkdir", "-p", d])
+    remote.run(["touch", f"{d}/{name}"])
+    assert remote.run(["test", "-f", f"{d}/{name}"], check=False).ok
+    assert not remote.run(["test", "-e", "dh-canary"], check=False).ok
+    listed = remote.run_shell('ls -1 "$1" | grep -F -x -- "$2"', d, name)
+    assert listed.stdout.strip() == name
+    remote.run(["rm", "-f", f"{d}/{name}"])
