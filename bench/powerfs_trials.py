@@ -31,8 +31,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dynamo.client import AsyncClient, Client
-from dynamo.errors import DynamoError
 from dynamo.cluster import LoopbackCluster
+from dynamo.errors import DynamoError
 from nemesis.powerfs import drop, mounted
 
 SINGLE = ["--n", "1", "--r", "1", "--w", "1", "--anti-entropy-interval", "0"]

@@ -54,6 +54,9 @@ class Capabilities:
     """``System.replicas`` answers: convergence samples only a key's replicas."""
     host_env: bool = False
     """Its processes start with ``<node dir>/node.env`` exported (clock faults need it)."""
+    data_dir: bool = False
+    """``System.data_dir`` and ``System.host_python`` answer: the power-loss fault mounts
+    powerfs over the node's data directory before the node first starts (``nemesis.power``)."""
 
 
 class Client(Protocol):
@@ -112,6 +115,15 @@ class System(Protocol):
     def replicas(self, nodes: Sequence[str], key: str) -> list[str] | None:
         """The nodes that should hold ``key`` (None: unknown, sample every node)."""
         return None
+
+    def data_dir(self, cluster: Cluster, node: str) -> str:
+        """The remote directory holding everything the node keeps durable. The system must
+        not remove the directory itself after ``install`` (it may be a mount point)."""
+        raise NotImplementedError
+
+    def host_python(self, cluster: Cluster, node: str) -> str:
+        """A Python on the host that imports ``nemesis.powerfs`` and ``mfusepy``."""
+        raise NotImplementedError
 
 
 def missing_operations(capabilities: Capabilities, needed: frozenset[str]) -> list[str]:
