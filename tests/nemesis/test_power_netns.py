@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -112,6 +114,33 @@ def test_the_real_node_survives_power_loss_and_nothing_is_left(tmp_path: Path) -
         log = (run_dir / "nodes" / node / "node.log").read_text()
         assert log.count("listening on") == 1 + powered[node], (node, powered)
         assert (run_dir / "nodes" / node / "powerfs.log").exists()
+    assert left_behind() == []
+
+
+def test_ctrl_c_while_nodes_are_powered_off_leaves_nothing(tmp_path: Path) -> None:
+    args = [a if a != "power:replicas/one" else "power:all" for a in PRESET]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness", "run", "--store", str(tmp_path), *args],
+        cwd=Path(__file__).resolve().parents[2],
+        env=dict(os.environ, CI="1"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            found = list(tmp_path.glob("*/2*/history.jsonl"))
+            if found and '"info","process":"nemesis","time"' in found[0].read_text():
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        proc.send_signal(signal.SIGINT)  # every node is powered off now
+        _, err = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 2, err
     assert left_behind() == []
 
 
