@@ -39,7 +39,7 @@ class Compose:
         self.parts = list(parts)
         self.name = "+".join(p.name for p in self.parts) or "none"
         self.fs = frozenset(f for p in self.parts for f in p.fs)
-        self.powerfs = any(p.powerfs for p in self.parts)
+        self.powerfs = any(getattr(p, "powerfs", False) for p in self.parts)
         self.route: dict[str, Part] = {}
         for p in self.parts:
             for f in p.fs:
