@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -220,3 +221,51 @@ def test_the_mount_and_unmount_shell_leave_nothing(tmp_path: Path) -> None:
             break
         time.sleep(0.1)
     assert _servers(data) == []
+
+
+class LocalShell:
+    """A host that is this machine: the command runs under ``sh -c`` with ``env``."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+
+    def run(self, command: str, *, timeout: float, check: bool = True) -> Any:
+        from harness.remote import Result
+
+        r = subprocess.run(
+            ["/bin/sh", "-c", command],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=self.env,
+        )
+        return Result("local", command, r.returncode, r.stdout, r.stderr)
+
+
+def test_a_host_without_fusermount3_fails_the_mount_at_once_saying_so(tmp_path: Path) -> None:
+    tools = tmp_path / "bin"  # the shell's tools, and no fusermount3
+    tools.mkdir()
+    for tool in ("awk", "sort", "rm", "mkdir"):
+        found = shutil.which(tool)
+        assert found is not None
+        (tools / tool).symlink_to(found)
+    system = PowerRecorder()
+    system.data_dir = lambda cluster, node: str(tmp_path / node / "data")  # type: ignore[method-assign]
+    system.host_python = lambda cluster, node: sys.executable  # type: ignore[method-assign]
+
+    class Host:
+        nodes = NODES
+
+        def remote(self, node: str) -> LocalShell:
+            return LocalShell({**os.environ, "PATH": str(tools)})
+
+        def remote_dir(self, node: str) -> str:
+            return str(tmp_path / node)
+
+    started = time.monotonic()
+    with pytest.raises(
+        NemesisError, match=r"n1: cannot mount powerfs at .*(fusermount3|/dev/fuse)"
+    ):
+        power.mount_data(Host(), system, "n1")  # type: ignore[arg-type]
+    assert time.monotonic() - started < 30
+    assert not is_mounted(tmp_path / "n1" / "data")
