@@ -2,10 +2,9 @@
 
 ``prepare`` runs on every host before the system is installed (``harness.run`` calls it):
 it removes our iptables chains, unmounts powerfs mounts in the node's directory, ends a
-strobe loop and sets the clock offset to 0 — the
-leftovers of a harness that was SIGKILLed mid-fault — and writes ``node.env`` with the
-lines the run's nemesis asks for (``host_env``: libfaketime for clock faults, nothing
-otherwise). Every step is idempotent.
+strobe loop and sets the clock offset to 0 — the leftovers of a harness that was SIGKILLed
+mid-fault — and writes ``node.env`` with the lines the run's nemesis asks for
+(``host_env``: libfaketime for clock faults, nothing otherwise). Every step is idempotent.
 """
 
 from __future__ import annotations
