@@ -21,6 +21,7 @@ OPENS = {
     "start-owners": "partition",
     "kill": "kill",
     "wipe": "wipe",
+    "power-off": "power",
     "pause": "pause",
     "bump-clock": "clock",
     "strobe-clock": "clock",
@@ -31,11 +32,12 @@ CLOSES = {
     "stop-owners": "partition",
     "start": "kill",
     "start-wiped": "wipe",
+    "power-on": "power",
     "resume": "pause",
     "reset-clock": "clock",
     "stop-loss": "loss",
 }
-PER_NODE = frozenset({"kill", "pause", "wipe"})
+PER_NODE = frozenset({"kill", "pause", "wipe", "power"})
 _ALL = "*"
 
 

@@ -43,8 +43,10 @@ class TestOptions:
     workload: str = opt("set", "what the clients do", choices=WORKLOADS)
     nemesis: str = opt(
         "none",
-        "faults, comma-separated: partition, kill, pause, clock, loss, all or none; "
-        "FAULT:one/minority/majority/all picks targets; p=0.2 loss, skew=30 s (docs/nemesis.md)",
+        "faults, comma-separated: partition, kill, pause, clock, loss, all or none; opt-in: "
+        "wipe, owners, power (power loss on powerfs; power:replicas takes a key's whole "
+        "replica set); FAULT:one/minority/majority/all picks targets; p=0.2 loss, skew=30 s "
+        "(docs/nemesis.md)",
     )
     time_limit: float = opt(20.0, "seconds of workload before healing and final reads")
     rate: float = opt(200.0, "target ops/s over all workers; 0 for as fast as the nodes go")

@@ -35,6 +35,7 @@ FAULT_COLORS = {
     "pause": "#8c564b",
     "clock": "#17becf",
     "loss": "#bcbd22",
+    "power": "#ff7f0e",
 }
 F_COLORS = ("#1f77b4", "#2ca02c", "#e377c2", "#7f7f7f", "#9467bd", "#17becf")
 

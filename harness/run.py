@@ -31,6 +31,7 @@ from harness.progress import Progress
 from harness.remote import on_all
 from harness.runner import Outcome, Runner
 from nemesis import host as nemesis_host
+from nemesis import power as nemesis_power
 from nemesis import protocol as nemesis_protocol
 from nemesis.protocol import Nemesis, NemesisContext
 from systems import registry
@@ -109,6 +110,8 @@ def build_parts(o: TestOptions) -> Parts:
             f"system {o.system} cannot start under the environment --nemesis {o.nemesis} "
             "needs (clock faults preload libfaketime through node.env)"
         )
+    if nemesis.powerfs:
+        nemesis_power.check_system(system)
     return Parts(system, workload, nemesis)
 
 
@@ -136,6 +139,8 @@ def prepare_hosts(cluster: Cluster, nemesis: Nemesis) -> None:
 def deploy(cluster: Cluster, system: System, nemesis: Nemesis) -> None:
     prepare_hosts(cluster, nemesis)
     on_all(cluster.all_remotes(), lambda r: system.install(cluster, r.name))
+    if nemesis.powerfs:
+        on_all(cluster.all_remotes(), lambda r: nemesis_power.mount_data(cluster, system, r.name))
     on_all(cluster.all_remotes(), lambda r: system.start(cluster, r.name))
     system.ready(cluster)
 
@@ -165,6 +170,15 @@ def collect(cluster: Cluster, system: System, run_dir: Path) -> None:
         on_all(cluster.all_remotes(), lambda r: one(r.name))
     except Exception as e:
         log.warning("collecting node files failed: %s", e)
+
+
+def unmount_all(cluster: Cluster) -> None:
+    """Every node's powerfs mounts gone (the nodes are stopped); a host that fails is logged."""
+    for node in cluster.nodes:
+        try:
+            nemesis_power.unmount_data(cluster, node)
+        except Exception as e:
+            log.warning("%s: cannot unmount powerfs: %s", node, e)
 
 
 def drive(
@@ -240,6 +254,8 @@ def run(o: TestOptions) -> RunResult:
                     interrupts.count = max(interrupts.count, 1)  # shield clean-up
                     say("stopping nodes, fetching logs")
                     collect(cluster, system, run_dir)
+                    if nemesis.powerfs:
+                        unmount_all(cluster)
                     say("tearing down")
         except KeyboardInterrupt:
             interrupts.count = max(interrupts.count, 1)

@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 DISTRIBUTION = "dynamo-harness"
 RUNTIME = ("msgpack",)  # what the node needs
 INSTALLER = "pip"  # run from its wheel on the node: a venv without ensurepip is 2 s faster
-OPTIONAL = ("uvloop",)  # installed on nodes when a wheel is at hand
+OPTIONAL = ("uvloop", "mfusepy")  # installed on nodes when a wheel is at hand (mfusepy:
+# the power-loss fault's filesystem, nemesis.powerfs, runs from the node's virtualenv)
 FIXED_EPOCH = "315532800"  # 1980-01-01, the earliest date a zip can hold
 
 

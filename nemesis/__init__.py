@@ -5,7 +5,8 @@ Runs commands on nodes through ``harness.remote`` (the one SSH path) and nothing
 ``build(spec)`` makes the nemesis a ``--nemesis`` value names (see ``nemesis.spec`` for
 the grammar): partitions from grudges (``partition``), crashes (``kill``), pauses
 (``pause``), clock skew under libfaketime (``clock``), packet loss (``loss``), disk wipes
-(``wipe``), owners of a key cut off (``owners``), or several composed into one. Each
+(``wipe``), owners of a key cut off (``owners``), power loss on powerfs (``power``), or
+several composed into one. Each
 takes its schedule from the rng the runner passes, so a seed replays the same faults; each
 records in the op's ``value`` what it did.
 """
@@ -17,6 +18,7 @@ from nemesis.compose import Compose, Part, compose
 from nemesis.loss import LossNemesis
 from nemesis.owners import OwnersNemesis
 from nemesis.partition import PartitionNemesis
+from nemesis.power import PowerNemesis
 from nemesis.process import ProcessNemesis
 from nemesis.spec import NAMES, Spec, parse
 from nemesis.wipe import WipeNemesis
@@ -28,6 +30,7 @@ __all__ = [
     "LossNemesis",
     "OwnersNemesis",
     "PartitionNemesis",
+    "PowerNemesis",
     "ProcessNemesis",
     "Spec",
     "WipeNemesis",
@@ -42,6 +45,8 @@ def from_spec(spec: Spec) -> Part | Compose:
     parts: list[Part] = []
     if spec.fault("owners") and (spec.fault("partition") or spec.fault("loss")):
         raise ValueError("owners uses the partition and loss rules: not with partition or loss")
+    if spec.fault("power") and any(spec.fault(k) for k in ("kill", "pause", "wipe")):
+        raise ValueError("power kills and starts nodes itself: not with kill, pause or wipe")
     for f in spec.faults:
         if f.kind == "partition":
             parts.append(PartitionNemesis(f.targets))
@@ -51,6 +56,8 @@ def from_spec(spec: Spec) -> Part | Compose:
             parts.append(OwnersNemesis(f.targets))
         elif f.kind == "wipe":
             parts.append(WipeNemesis(f.targets, held))
+        elif f.kind == "power":
+            parts.append(PowerNemesis(f.targets))
         elif f.kind == "clock":
             parts.append(ClockNemesis(f.targets, spec.skew))
         else:

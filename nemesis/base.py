@@ -60,6 +60,9 @@ def heal_all(steps: Sequence[Callable[[], object]]) -> None:
 class Bound:
     """The nodes a nemesis plans over and, once set up, the cluster it acts on."""
 
+    powerfs = False
+    """The nodes' data directories must be powerfs mounts (``nemesis.power``)."""
+
     def __init__(self) -> None:
         self.nodes: list[str] = []
         self.ctx: NemesisContext | None = None

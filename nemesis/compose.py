@@ -23,6 +23,7 @@ class Part(Protocol):
 
     name: str
     fs: frozenset[str]
+    powerfs: bool
 
     def plan(self, nodes: Sequence[str]) -> None: ...
     def setup(self, ctx: NemesisContext) -> None: ...
@@ -38,6 +39,7 @@ class Compose:
         self.parts = list(parts)
         self.name = "+".join(p.name for p in self.parts) or "none"
         self.fs = frozenset(f for p in self.parts for f in p.fs)
+        self.powerfs = any(getattr(p, "powerfs", False) for p in self.parts)
         self.route: dict[str, Part] = {}
         for p in self.parts:
             for f in p.fs:

@@ -1,10 +1,10 @@
 """A node's host made ready for faults, and cleared of what an earlier run left.
 
 ``prepare`` runs on every host before the system is installed (``harness.run`` calls it):
-it removes our iptables chains, ends a strobe loop and sets the clock offset to 0 — the
-leftovers of a harness that was SIGKILLed mid-fault — and writes ``node.env`` with the
-lines the run's nemesis asks for (``host_env``: libfaketime for clock faults, nothing
-otherwise). Every step is idempotent.
+it removes our iptables chains, unmounts powerfs mounts in the node's directory, ends a
+strobe loop and sets the clock offset to 0 — the leftovers of a harness that was SIGKILLed
+mid-fault — and writes ``node.env`` with the lines the run's nemesis asks for
+(``host_env``: libfaketime for clock faults, nothing otherwise). Every step is idempotent.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import shlex
 from typing import Protocol
 
-from nemesis import clock, iptables
+from nemesis import clock, iptables, power
 
 
 class Runs(Protocol):
@@ -26,6 +26,7 @@ def prepare_command(node_dir: str, env_lines: str = "") -> str:
     lines = f"{{ {env_lines}; }}" if env_lines else "true"
     return (
         f"mkdir -p {shlex.quote(node_dir)} && {{ {iptables.remove_all()}; }}; "
+        f"{{ {power.unmount_command(node_dir)}; }}; "
         f"{clock.reset(node_dir)} && {lines} > {env}.tmp && mv -f {env}.tmp {env}"
     )
 

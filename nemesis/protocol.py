@@ -9,7 +9,9 @@ everything.
 
 What a nemesis needs of the hosts it says itself (``host_env``): the harness writes those
 lines to each node's ``node.env`` before the system starts, and refuses a system that does
-not declare it starts its processes with them.
+not declare it starts its processes with them. A nemesis with ``powerfs`` set (power loss)
+has each node's data directory on a powerfs mount for the whole run; the harness refuses a
+system that does not name its data directory (``Capabilities.data_dir``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ class NemesisContext:
 
 class Nemesis(Protocol):
     name: str
+    powerfs: bool
+    """The nodes' data directories must be powerfs mounts: the harness mounts them after
+    install and before the first start, and unmounts them once the nodes are stopped."""
 
     def setup(self, ctx: NemesisContext) -> None: ...
 
@@ -56,6 +61,7 @@ class NoNemesis:
     """``--nemesis none``: a fault-free run."""
 
     name = "none"
+    powerfs = False
 
     def setup(self, ctx: NemesisContext) -> None:
         pass

@@ -11,6 +11,10 @@ by ``/``, or a ``name=value`` parameter::
     wipe                            SIGKILL one node, delete its data, start it (also
                                     wipe:one/minority/majority/all; not part of ``all``:
                                     wiping W nodes at once loses writes on any store)
+    power                           power loss: SIGKILL nodes at one instant and drop every
+                                    write their disks (powerfs mounts) had not synced, then
+                                    start them (also power:one/minority/majority/all/replicas;
+                                    replicas: every owner of a key at once; not part of ``all``)
     owners:steady/flapping/lossy    isolate every owner of a key (writes on fallbacks
                                     only); flapping heals and cuts every 1-2 s; lossy
                                     alternates the cut with loss from fallbacks to owners
@@ -36,7 +40,8 @@ ALIASES = {
     "bridge": ("partition", ("bridge",)),
 }
 OWNER_MODES = ("steady", "flapping", "lossy")
-OPT_IN = {"wipe": ("one",), "owners": OWNER_MODES}
+POWER_TARGETS = (*SPECS, "replicas")
+OPT_IN = {"wipe": ("one",), "owners": OWNER_MODES, "power": POWER_TARGETS}
 """Faults ``all`` leaves out, with the targets they take when none are given."""
 NAMES = (*FAULTS, *OPT_IN, *ALIASES, "all")
 DEFAULT_PROBABILITY = 0.2
@@ -62,7 +67,9 @@ class Spec:
 
 
 def _choices(kind: str) -> tuple[str, ...]:
-    return {"partition": PARTITION_KINDS, "owners": OWNER_MODES}.get(kind, SPECS)
+    return {"partition": PARTITION_KINDS, "owners": OWNER_MODES, "power": POWER_TARGETS}.get(
+        kind, SPECS
+    )
 
 
 def _fault(item: str) -> list[Fault]:

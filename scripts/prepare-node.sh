@@ -3,7 +3,8 @@
 # namespace hosts (where everything is already there and it only checks), hosts reached
 # with --provider ssh, and the Vagrant VMs (run as their provisioner).
 #
-# Needs: a Python >= 3.11 with venv, iptables (partitions), faketime (clock skew).
+# Needs: a Python >= 3.11 with venv, iptables (partitions), faketime (clock skew); fuse3
+# (power loss) when it can be had.
 # Installs what is missing with apt-get when it can; never touches SSH configuration.
 # Last line of output: python=<interpreter the node's virtualenv is made from>.
 set -eu
@@ -38,6 +39,16 @@ if [ -n "$missing" ]; then
     apt-get update -q >/dev/null
     # shellcheck disable=SC2086
     apt-get install -y -q --no-install-recommends $missing >/dev/null
+fi
+
+# fuse3 (fusermount3 and libfuse3): the power-loss fault's filesystem, nemesis/powerfs. Only
+# --nemesis power needs it, so a host that cannot get it still runs every other fault; that
+# nemesis then fails at its mount, naming what is missing.
+if ! command -v fusermount3 >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    echo "prepare-node: installing fuse3"
+    export DEBIAN_FRONTEND=noninteractive
+    { apt-get update -q && apt-get install -y -q --no-install-recommends fuse3; } >/dev/null 2>&1 \
+        || echo "prepare-node: fuse3 could not be installed (--nemesis power needs it)" >&2
 fi
 
 PYTHON=$(find_python) || { echo "prepare-node: no Python >= 3.11 with venv" >&2; exit 3; }

@@ -57,6 +57,9 @@ class Capabilities:
     counters: bool = False
     """``System.counters`` answers: what each node counted about itself (hints stored,
     delivered, failed, dropped; read repairs; anti-entropy repairs; tombstones reaped)."""
+    data_dir: bool = False
+    """``System.data_dir`` and ``System.host_python`` answer: the power-loss fault mounts
+    powerfs over the node's data directory before the node first starts (``nemesis.power``)."""
 
 
 class Client(Protocol):
@@ -119,6 +122,15 @@ class System(Protocol):
     async def counters(self, endpoint: str) -> Mapping[str, Any]:
         """The node's own counters (``checkers.nodes.COUNTERS`` names the ones checked);
         raises when the node does not answer."""
+        raise NotImplementedError
+
+    def data_dir(self, cluster: Cluster, node: str) -> str:
+        """The remote directory holding everything the node keeps durable. The system must
+        not remove the directory itself after ``install`` (it may be a mount point)."""
+        raise NotImplementedError
+
+    def host_python(self, cluster: Cluster, node: str) -> str:
+        """A Python on the host that imports ``nemesis.powerfs`` and ``mfusepy``."""
         raise NotImplementedError
 
 

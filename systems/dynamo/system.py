@@ -71,6 +71,7 @@ class DynamoSystem:
         counters=True,
         replicas=True,
         host_env=True,
+        data_dir=True,
     )
 
     def __init__(
@@ -94,9 +95,17 @@ class DynamoSystem:
     def _dir(self, cluster: Cluster, node: str) -> str:
         return cluster.remote_dir(node)
 
+    def data_dir(self, cluster: Cluster, node: str) -> str:
+        return f"{self._dir(cluster, node)}/data"
+
+    def host_python(self, cluster: Cluster, node: str) -> str:
+        """The node's virtualenv: the project's wheel (``nemesis.powerfs``) and mfusepy."""
+        return f"{self._dir(cluster, node)}/venv/bin/python"
+
     def log_files(self, cluster: Cluster, node: str) -> list[str]:
         d = self._dir(cluster, node)
-        return [f"{d}/{f}" for f in ("node.log", "node.json", "run-node.sh", "node.env")]
+        files = ("node.log", "node.json", "run-node.sh", "node.env", "powerfs.log")
+        return [f"{d}/{f}" for f in files]
 
     # install
 
@@ -115,7 +124,12 @@ class DynamoSystem:
             remote.run(["mkdir", "-p", f"{d}/dist"])
             for w in self.wheels:
                 remote.put(w, f"{d}/dist/{w.name}")
-            extra = "[fast]" if any(w.name.startswith("uvloop-") for w in self.wheels) else ""
+            extras = [
+                extra
+                for extra, wheel in (("fast", "uvloop-"), ("powerfs", "mfusepy-"))
+                if any(w.name.startswith(wheel) for w in self.wheels)
+            ]
+            extra = f"[{','.join(extras)}]" if extras else ""
             pip = next(w.name for w in self.wheels if w.name.startswith(f"{INSTALLER}-"))
             remote.run([python, "-m", "venv", "--without-pip", f"{d}/venv"], timeout=t)
             remote.run(

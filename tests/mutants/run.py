@@ -9,6 +9,7 @@ what the real node must give.
 
     flock /tmp/dh-cluster.lock .venv/bin/python tests/mutants/run.py async-replication
     flock /tmp/dh-cluster.lock .venv/bin/python tests/mutants/run.py async-replication --control
+    flock /tmp/dh-cluster.lock .venv/bin/python tests/mutants/run.py ack-before-fsync --nemesis kill
 """
 
 from __future__ import annotations
@@ -49,6 +50,22 @@ MUTANTS = {
             "300",
             "--nemesis-interval",
             "3",
+        ),
+    ),
+    "ack-before-fsync": Mutant(
+        "SQLite synchronous=OFF: a put is acknowledged once its COMMIT reached the kernel, "
+        "never fsynced (kill -9 cannot tell: the page cache survives it; a power loss cannot)",
+        (
+            "--workload",
+            "set",
+            "--keys",
+            "100",
+            "--nemesis",
+            "power:replicas",
+            "--time-limit",
+            "20",
+            "--nemesis-interval",
+            "4",
         ),
     ),
     "drop-failed-hint": Mutant(
@@ -123,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--subnet", default="10.77.62.0/24")
     parser.add_argument("--store", default=str(REPO / "store"))
     parser.add_argument("--seed", default=None)
+    parser.add_argument(
+        "--nemesis", default=None, help="another nemesis than the preset's (e.g. kill: a control)"
+    )
     args = parser.parse_args(argv)
     extra = ["--cluster", args.cluster, "--subnet", args.subnet, "--store", args.store]
     extra += ["--progress", "none", "--name", f"mutant-{args.mutant}"]
@@ -130,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         extra[-1] = f"control-{args.mutant}"
     if args.seed is not None:
         extra += ["--seed", args.seed]
+    if args.nemesis is not None:
+        extra += ["--nemesis", args.nemesis]  # after the preset's: the last one counts
     return run(args.mutant, control=args.control, harness_args=extra)
 
 
