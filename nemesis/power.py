@@ -84,7 +84,7 @@ def check_system(system: System) -> None:
 def mount_data(cluster: Cluster, system: System, node: str) -> None:
     """Put ``node``'s data directory on a fresh powerfs mount (before the node starts)."""
     data, python = _system_paths(system, cluster, node)
-    r = cluster.remote(node).run(
+    r = cluster.remote(node).run_shell(
         mount_command(python, data, cluster.remote_dir(node)), timeout=60, check=False
     )
     if not r.ok:
@@ -94,7 +94,9 @@ def mount_data(cluster: Cluster, system: System, node: str) -> None:
 
 def unmount_data(cluster: Cluster, node: str) -> None:
     """Unmount every powerfs mount in ``node``'s directory (the node must be stopped)."""
-    cluster.remote(node).run(unmount_command(cluster.remote_dir(node)), timeout=60, check=False)
+    cluster.remote(node).run_shell(
+        unmount_command(cluster.remote_dir(node)), timeout=60, check=False
+    )
 
 
 class PowerNemesis(Bound):
@@ -178,9 +180,7 @@ class PowerNemesis(Bound):
 
     def _drop(self, node: str) -> None:
         data, python = _system_paths(self.context.system, self.cluster, node)
-        self.cluster.remote(node).run(
-            f"{shlex.quote(python)} -m nemesis.powerfs drop {shlex.quote(data)}", timeout=30
-        )
+        self.cluster.remote(node).run([python, "-m", "nemesis.powerfs", "drop", data], timeout=30)
 
     def _owners(self, key: str, asked: str) -> list[str]:
         system, cluster = self.context.system, self.cluster

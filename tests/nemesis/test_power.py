@@ -229,7 +229,7 @@ class LocalShell:
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
 
-    def run(self, command: str, *, timeout: float, check: bool = True) -> Any:
+    def run_shell(self, command: str, *, timeout: float, check: bool = True) -> Any:
         from harness.remote import Result
 
         r = subprocess.run(
