@@ -58,9 +58,9 @@ class Commands:
     def __init__(self, system: PowerRecorder, node: str) -> None:
         self.system, self.node = system, node
 
-    def run(self, command: str, **kw: Any) -> None:
-        verb = "drop" if " -m nemesis.powerfs drop /d/" in command else command
-        self.system.calls.append((verb, self.node))
+    def run(self, argv: list[str], **kw: Any) -> None:
+        dropping = argv[1:4] == ["-m", "nemesis.powerfs", "drop"] and argv[4].startswith("/d/")
+        self.system.calls.append(("drop" if dropping else " ".join(argv), self.node))
 
 
 class FakeCluster:
