@@ -82,7 +82,7 @@ systems() {
             --store "$dir" --progress none > "$dir.log" 2>&1
         rc=$?
         [ "$rc" -gt "$code" ] && code=$rc
-        tail -n 3 "$dir.log"
+        tail -n 1 "$dir.log"
         rows+=("$(row "$system" set "$nemesis" "$seed" "$rc" "$dir")")
     done
     {
