@@ -4,12 +4,20 @@ A set is one key per element under the set's prefix (``<set>/<element>``), so ad
 plain put that no concurrent add can overwrite, and reading is one range over the prefix.
 Registers are put / range / delete of one key. Every read is etcd's default, linearizable
 (it goes through the leader); a member cut off from the majority cannot answer it.
+
+A read that etcd answers *unavailable* (an election under way: "leader changed", "no
+leader", "request timed out") is retried until the client's timeout is spent, as etcd's own
+Go client retries its read-only requests: a range changes nothing, so one election right
+after a heal no longer fails the final reads. Writes and deletes are never retried.
 """
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from systems.base import ReadResult
-from systems.etcd.gateway import Gateway, b64, prefix_end, unb64
+from systems.etcd.gateway import UNAVAILABLE, Gateway, GatewayError, b64, prefix_end, unb64
 
 CLIENT_PORT = 2379
 
@@ -26,7 +34,7 @@ class EtcdClient:
     async def read_set(self, key: str) -> set[int]:
         prefix = f"{key}/"
         span = {"key": b64(prefix), "range_end": b64(prefix_end(prefix)), "keys_only": True}
-        got = await self.gateway.call("kv/range", span)
+        got = await self._range(span)
         return {int(unb64(kv["key"])[len(prefix) :]) for kv in got.get("kvs", ())}
 
     # registers
@@ -35,12 +43,25 @@ class EtcdClient:
         await self.gateway.call("kv/put", {"key": b64(key), "value": b64(value)})
 
     async def read(self, key: str) -> ReadResult:
-        got = await self.gateway.call("kv/range", {"key": b64(key)})
+        got = await self._range({"key": b64(key)})
         kvs = got.get("kvs") or ()
         return ReadResult([unb64(kvs[0]["value"])] if kvs else [])
 
     async def delete(self, key: str, context: str | None = None) -> None:
         await self.gateway.call("kv/deleterange", {"key": b64(key)})
+
+    async def _range(self, body: dict[str, Any]) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.gateway.timeout
+        delay = 0.05
+        while True:
+            try:
+                return await self.gateway.call("kv/range", body)
+            except GatewayError as e:
+                if e.code != UNAVAILABLE or loop.time() + delay >= deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(2 * delay, 0.5)
 
     async def close(self) -> None:
         await self.gateway.close()

@@ -34,8 +34,14 @@ def prefix_end(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
+UNAVAILABLE = 14
+"""gRPC's code for etcd's "leader changed", "no leader", "request timed out"."""
+
+
 class GatewayError(Indefinite):
-    pass
+    def __init__(self, message: str, code: object = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class Gateway(Stream):
@@ -56,7 +62,7 @@ class Gateway(Stream):
             message = f"{self.address}: HTTP {status}: {decoded.get('error') or answer[:80]!r}"
             if code in REFUSED:
                 raise Definite(message)
-            raise GatewayError(message)
+            raise GatewayError(message, code)
         return decoded
 
 

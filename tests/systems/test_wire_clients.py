@@ -168,3 +168,68 @@ def test_gateway_refused_is_definite_and_silence_is_indefinite() -> None:
         server.close()
 
     asyncio.run(main())
+
+
+def etcd_like(answers: list[tuple[int, dict[str, object]]], seen: list[str]) -> Handler:
+    """Answer each request (keep-alive, any connection) with the next of ``answers``."""
+
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await r.readuntil(b"\r\n\r\n")
+                length = next(
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length")
+                )
+                await r.readexactly(length)
+                seen.append(head.split(b" ")[1].decode())
+                status, body = answers.pop(0)
+                data = json.dumps(body).encode()
+                w.write(
+                    b"HTTP/1.1 %d X\r\nContent-Length: %d\r\n\r\n%s" % (status, len(data), data)
+                )
+                await w.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+
+    return handler
+
+
+ELECTION = (503, {"error": "etcdserver: leader changed", "code": 14})
+
+
+def test_etcd_read_is_retried_through_an_election_and_a_write_is_not() -> None:
+    from systems.etcd.client import EtcdClient
+
+    async def main() -> None:
+        seen: list[str] = []
+        kvs = {"kvs": [{"key": b64("s1/7")}, {"key": b64("s1/9")}]}
+        answers = [ELECTION, ELECTION, (200, kvs), ELECTION]
+        server, port = await serve(etcd_like(answers, seen))
+        client = EtcdClient("127.0.0.1", 2.0, port=port)
+        assert await client.read_set("s1") == {7, 9}
+        assert seen == ["/v3/kv/range"] * 3
+        with pytest.raises(Indefinite, match="leader changed"):
+            await client.add("s1", 11)
+        assert seen[3:] == ["/v3/kv/put"]
+        await client.close()
+        server.close()
+
+    asyncio.run(main())
+
+
+def test_etcd_read_gives_up_when_its_timeout_is_spent() -> None:
+    from systems.etcd.client import EtcdClient
+
+    async def main() -> None:
+        seen: list[str] = []
+        server, port = await serve(etcd_like([ELECTION] * 100, seen))
+        client = EtcdClient("127.0.0.1", 0.4, port=port)
+        with pytest.raises(Indefinite, match="leader changed"):
+            await client.read("r1")
+        assert 2 <= len(seen) < 10
+        await client.close()
+        server.close()
+
+    asyncio.run(main())
