@@ -2,8 +2,8 @@
 
     python bench/cprofiled_node.py STATS_FILE node --name n1 ...
 
-The first SIGUSR1 starts profiling the loop thread (its CPU time); the second stops it and writes the
-stats to STATS_FILE, so start-up and the bench's preload stay out of the profile.
+The first SIGUSR1 starts profiling the loop thread (its CPU time); the second stops it and
+writes the stats to STATS_FILE, so start-up and the bench's preload stay out of the profile.
 """
 
 from __future__ import annotations

@@ -26,10 +26,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from node_vs_ceiling import load, preload  # noqa: E402
+from node_vs_ceiling import load, preload
 
-from dynamo.cluster import LoopbackCluster  # noqa: E402
-
+from dynamo.cluster import LoopbackCluster
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -121,7 +120,9 @@ def main() -> None:
             os.kill(pids[0], signal.SIGUSR1)
         before = thread_cpu(pids)
         result = asyncio.run(
-            load("node", addresses, pids, args.concurrency, 0.5, args.seconds, args.keys, args.route)
+            load(
+                "node", addresses, pids, args.concurrency, 0.5, args.seconds, args.keys, args.route
+            )
         )
         after = thread_cpu(pids)
         if args.cprofile:
