@@ -37,7 +37,7 @@ from dynamo.ring import Ring
 from dynamo.storage import MemoryStorage, SqliteStorage, Storage
 from dynamo.versions import (
     VersionedObject,
-    decode,
+    decode_checked,
     decode_context,
     encode,
     encode_context,
@@ -304,7 +304,12 @@ class Node:
 
     async def call(self, target: str, msg: dict[str, Any], timeout: float | None = None) -> Message:
         """A request to a peer; its outcome feeds the failure detector."""
-        address = self.members.get(target) or self.config.seeds.get(target)
+        member = self.state.members.get(target)  # as ``members``, without building it
+        address = (
+            member.address
+            if member is not None and member.status != "left"
+            else self.config.seeds.get(target)
+        )
         if address is None:
             raise ConnectError(f"unknown node {target!r}")
         try:
@@ -425,7 +430,7 @@ class Node:
         """A future of the reply, resolved once the write is durable (no task: ``_dispatch``).
         A copy this node is no replica of, unhinted, is a stray to hand on."""
         key, hint = msg["key"], msg.get("hint")
-        written = self.apply_replica(key, decode(msg["obj"]), hint)
+        written = self.apply_replica(key, decode_checked(msg["obj"]), hint)
         answered: asyncio.Future[Message] = written.get_loop().create_future()
 
         def done(f: asyncio.Future[None]) -> None:
