@@ -151,9 +151,13 @@ async def put(
 
 def start(calls: Mapping[str, Awaitable[T]]) -> dict[asyncio.Task[T], str]:
     """Start every call at once; their exceptions are read by whoever looks, never logged."""
-    tasks = {asyncio.ensure_future(call): name for name, call in calls.items()}
-    for task in tasks:
+    loop = asyncio.get_running_loop()
+    tasks: dict[asyncio.Future[T], str] = {}
+    for name, call in calls.items():
+        # a future (the local write) is used as it is; a coroutine gets a task
+        task = call if isinstance(call, asyncio.Future) else loop.create_task(call)  # type: ignore[arg-type]
         task.add_done_callback(_retrieve)
+        tasks[task] = name
     return tasks  # type: ignore[return-value]
 
 

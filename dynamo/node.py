@@ -37,7 +37,7 @@ from dynamo.ring import Ring
 from dynamo.storage import MemoryStorage, SqliteStorage, Storage
 from dynamo.versions import (
     VersionedObject,
-    decode,
+    decode_checked,
     decode_context,
     encode,
     encode_context,
@@ -310,7 +310,12 @@ class Node:
 
     async def call(self, target: str, msg: dict[str, Any], timeout: float | None = None) -> Message:
         """A request to a peer; its outcome feeds the failure detector."""
-        address = self.members.get(target) or self.config.seeds.get(target)
+        member = self.state.members.get(target)  # as ``members``, without building it
+        address = (
+            member.address
+            if member is not None and member.status != "left"
+            else self.config.seeds.get(target)
+        )
         if address is None:
             raise ConnectError(f"unknown node {target!r}")
         try:
@@ -423,15 +428,33 @@ class Node:
             "ring_version": self.state.ring_version,
         }
 
-    async def op_replica_get(self, msg: Message) -> Message:
+    def answer_replica_get(self, msg: Message) -> Message:
+        """At once, with no task (``_dispatch``)."""
         return {"obj": encode(self.local_object(msg["key"]).replica_view())}
 
-    async def op_replica_put(self, msg: Message) -> Message:
+    def answer_replica_put(self, msg: Message) -> asyncio.Future[Message]:
+        """A future of the reply, resolved once the write is durable (no task: ``_dispatch``).
+        A copy this node is no replica of, unhinted, is a stray to hand on."""
         key, hint = msg["key"], msg.get("hint")
-        await self.apply_replica(key, decode(msg["obj"]), hint)
-        if hint is None and self.name not in self.replicas_of(key):
-            handoff.stray(self, key)
-        return {}
+        written = self.apply_replica(key, decode_checked(msg["obj"]), hint)
+        answered: asyncio.Future[Message] = written.get_loop().create_future()
+
+        def done(f: asyncio.Future[None]) -> None:
+            if f.cancelled():
+                answered.cancel()
+            elif (exc := f.exception()) is not None:
+                answered.set_exception(exc)
+            else:
+                try:
+                    if hint is None and self.name not in self.replicas_of(key):
+                        handoff.stray(self, key)
+                except Exception as error:
+                    answered.set_exception(error)
+                else:
+                    answered.set_result({})
+
+        written.add_done_callback(done)
+        return answered
 
     async def op_gossip(self, msg: Message) -> Message:
         self.absorb(ClusterState.from_wire(msg["state"]))
@@ -525,7 +548,11 @@ class Node:
 
     def spawn(self, coro: Awaitable[Any]) -> None:
         """Run background work tied to the node's life; its failures are logged, not raised."""
-        task = asyncio.ensure_future(coro)
+        task = (
+            asyncio.get_running_loop().create_task(coro)
+            if asyncio.iscoroutine(coro)
+            else asyncio.ensure_future(coro)
+        )
         self._tasks.add(task)
         task.add_done_callback(self._background_done)
 
@@ -551,7 +578,19 @@ class Node:
                 peer = proto.transport.get_extra_info("peername") if proto.transport else None
                 session = Session(peer[0] if isinstance(peer, tuple) else None)
             self.admission.started(proto)
-            self.spawn(self._serve(raw, proto, session))
+            rid = schema.request_id(raw)
+            self._inflight += 1
+            try:
+                answer = self._dispatch(raw, session)
+            except Exception as exc:
+                self._sent(proto, self._error_reply(rid, raw, exc))
+                return
+            if isinstance(answer, dict):
+                self._sent(proto, {"id": rid, "ok": True, **answer})
+            elif isinstance(answer, asyncio.Future):
+                answer.add_done_callback(lambda f: self._sent(proto, self._reply(rid, raw, f)))
+            else:
+                self.spawn(self._serve(rid, raw, answer, proto))
 
         def on_close(exc: Exception | None) -> None:
             self.admission.closed(proto)
@@ -561,11 +600,36 @@ class Node:
         )
         return proto
 
-    async def _serve(self, raw: object, proto: FrameProtocol, session: Session) -> None:
+    async def _serve(
+        self, rid: int | None, raw: object, answer: Awaitable[Message], proto: FrameProtocol
+    ) -> None:
         try:
-            proto.send(await self.respond(raw, session))
-        finally:
-            self.admission.finished(proto)
+            reply: Message = {"id": rid, "ok": True, **(await answer)}
+        except Exception as exc:
+            reply = self._error_reply(rid, raw, exc)
+        self._sent(proto, reply)
+
+    def _sent(self, proto: FrameProtocol, reply: Message) -> None:
+        """A request of ``proto`` is answered: the reply goes out, the counts go down."""
+        self._inflight -= 1
+        proto.send(reply)
+        self.admission.finished(proto)
+
+    def _reply(self, rid: int | None, raw: object, answered: asyncio.Future[Message]) -> Message:
+        if answered.cancelled():
+            return self._error_reply(rid, raw, asyncio.CancelledError())
+        exc = answered.exception()
+        if exc is not None:
+            return self._error_reply(rid, raw, exc)
+        return {"id": rid, "ok": True, **answered.result()}
+
+    def _error_reply(self, rid: int | None, raw: object, exc: BaseException) -> Message:
+        if isinstance(exc, DynamoError):
+            return {"id": rid, "ok": False, "error": exc.to_wire()}
+        # a bug must cost one request, never the node
+        op = raw.get("op") if isinstance(raw, dict) else "?"
+        log.error("request %r failed", op, exc_info=exc)
+        return {"id": rid, "ok": False, "error": RemoteError(repr(exc)).to_wire()}
 
     async def respond(self, raw: object, session: Session | None = None) -> Message:
         """The one entry point of inbound requests (the TCP server's and the simulator's):
@@ -574,22 +638,34 @@ class Node:
         rid = schema.request_id(raw)
         self._inflight += 1
         try:
-            msg = schema.request(raw, self.limits)
-            if msg["op"] in ("hello", "auth"):
-                answer = (session or Session(None)).handshake(msg, self.config.secret)
-            else:
-                if session is not None:
-                    session.admit(msg, self.config.secret)
-                answer = await self.handle(msg)
+            answer = self._dispatch(raw, session)
+            if not isinstance(answer, dict):
+                answer = await answer
             reply: Message = {"id": rid, "ok": True, **answer}
-        except DynamoError as exc:
-            reply = {"id": rid, "ok": False, "error": exc.to_wire()}
-        except Exception as exc:  # a bug must cost one request, never the node
-            log.exception("request %r failed", raw.get("op") if isinstance(raw, dict) else "?")
-            reply = {"id": rid, "ok": False, "error": RemoteError(repr(exc)).to_wire()}
+        except Exception as exc:
+            reply = self._error_reply(rid, raw, exc)
         finally:
             self._inflight -= 1
         return reply
+
+    def _dispatch(
+        self, raw: object, session: Session | None
+    ) -> Message | asyncio.Future[Message] | Awaitable[Message]:
+        """Check a request and start answering it: a reply at once, a future of one (a
+        replica's ops: no task), or a coroutine (``handle``) for the caller to run."""
+        msg = schema.request(raw, self.limits)
+        op = msg["op"]
+        if op in ("hello", "auth"):
+            return (session or Session(None)).handshake(msg, self.config.secret)
+        if session is not None:
+            session.admit(msg, self.config.secret)
+        if op == "replica_get":
+            self.stats[op] = self.stats.get(op, 0) + 1
+            return self.answer_replica_get(msg)
+        if op == "replica_put":
+            self.stats[op] = self.stats.get(op, 0) + 1
+            return self.answer_replica_put(msg)
+        return self.handle(msg)
 
     async def start(self, *, listen: bool = True) -> None:
         """Start the background work and, unless ``listen=False`` (the simulator delivers

@@ -26,7 +26,7 @@ from dynamo.errors import BadRequest
 from dynamo.membership import ClusterState
 from dynamo.merkle import DIGEST_BYTES, LEAVES
 from dynamo.protocol import DEFAULT_MAX_VALUE, MAX_KEY, Message
-from dynamo.versions import VersionedObject, decode
+from dynamo.versions import VersionedObject, decode_checked
 
 MAX_NAME = 256
 """Node names, actors, hints and addresses."""
@@ -169,7 +169,7 @@ def versioned_object(
     raw: object, where: str = "obj", *, limits: Limits | None = None
 ) -> VersionedObject:
     """Check a peer's object and decode it."""
-    return decode(check_object(raw, where, limits=limits))
+    return decode_checked(check_object(raw, where, limits=limits))
 
 
 def context(raw: object, where: str = "context") -> dict[str, int]:

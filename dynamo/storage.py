@@ -26,6 +26,8 @@ hand-off) are one range scan whatever the partition count.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import queue
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -186,9 +188,10 @@ class SqliteStorage:
         self._writer_db = self._connect()
         self._writer_db.executescript(_SCHEMA)
         self._reader = self._connect()
-        self._lock = threading.Condition()
         self._pending: dict[str, bytes | None] = {}
-        self._queue: list[_Write] = []
+        """Blobs queued and not yet committed (loop thread only)."""
+        self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
+        """To the writer thread; None: close."""
         self.hints: dict[str, set[str]] = {}
         for target, key in self._reader.execute("SELECT target, key FROM hints"):
             self.hints.setdefault(key, set()).add(target)
@@ -246,43 +249,52 @@ class SqliteStorage:
         fut: asyncio.Future[None] = loop.create_future()
         if not self.buffered:
             write.done = fut
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("storage is closed")
-            if write.op != "unhint":
-                self._pending[write.key] = write.blob
-            self._queue.append(write)
-            self._lock.notify()
+        if self._closed:
+            raise RuntimeError("storage is closed")
+        if write.op != "unhint":
+            self._pending[write.key] = write.blob
+        self._queue.put(write)
         if self.buffered:
             fut.set_result(None)
         return fut
 
     def _write_loop(self) -> None:
-        while True:
-            with self._lock:
-                while not self._queue and not self._closed:
-                    self._lock.wait()
-                batch, self._queue = self._queue, []
-                if not batch and self._closed:
-                    return
+        """The writer thread: everything queued since the last commit is the next batch."""
+        closing = False
+        while not closing:
+            first = self._queue.get()
+            batch: list[_Write] = []
+            if first is None:
+                closing = True
+            else:
+                batch.append(first)
+            while True:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    closing = True
+                else:
+                    batch.append(more)
+            if not batch:
+                continue
             error = self._commit(batch)
-            with self._lock:
-                for w in batch:
-                    if w.op != "unhint" and self._pending.get(w.key, 0) is w.blob:
-                        del self._pending[w.key]
-            waiting = [w.done for w in batch if w.done is not None]
-            if self._loop is not None and (waiting or error is not None):
-                failed = [w.key for w in batch] if error is not None else []
-                self._loop.call_soon_threadsafe(self._committed, waiting, error, failed)
+            if self._loop is not None:
+                with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                    self._loop.call_soon_threadsafe(self._committed, batch, error)
 
-    def _committed(
-        self, futures: list[asyncio.Future[None]], error: BaseException | None, failed: list[str]
-    ) -> None:
+    def _committed(self, batch: list[_Write], error: BaseException | None) -> None:
         """On the loop, once per batch, after its ``COMMIT`` returned (or failed: then the
-        cache forgets the batch's keys, so reads go back to what is on disk)."""
-        for key in failed:
-            self._cache.pop(key, None)
-        _resolve_all(futures, error)
+        cache forgets the batch's keys, so reads go back to what is on disk). Reads of the
+        batch's keys go to SQLite from now on, unless a newer write is pending."""
+        pending, cache = self._pending, self._cache
+        for w in batch:
+            if w.op != "unhint" and pending.get(w.key, 0) is w.blob:
+                del pending[w.key]
+            if error is not None:
+                cache.pop(w.key, None)
+        _resolve_all([w.done for w in batch if w.done is not None], error)
 
     def _commit(self, batch: list[_Write]) -> BaseException | None:
         """One transaction for the batch: the last operation on each key (and on each hint)
@@ -347,9 +359,9 @@ class SqliteStorage:
             db.close()
 
     def close(self) -> None:
-        with self._lock:
+        if not self._closed:
             self._closed = True
-            self._lock.notify()
+            self._queue.put(None)
         self._thread.join()
         self._reader.close()
         self._writer_db.close()
