@@ -51,6 +51,20 @@ def owners_grudge(owners: Sequence[str], nodes: Sequence[str]) -> dict[str, list
     return grudges.as_value(grudges.complete([c for c in components if c]))
 
 
+def ask_owners(who: str, system: Any, cluster: Any, key: str, asked: str) -> list[str]:
+    """``key``'s owners as node ``asked`` names them (the system's ``preference_list``, so
+    joins and ``--partitions`` are the node's own view); ``NemesisError`` if it names none
+    or names nodes this cluster does not have. ``who`` names the nemesis in the error."""
+    address = system.endpoint(cluster, asked)
+    owners: Any = asyncio.run(system.preference_list(address, key))
+    if not owners:
+        raise NemesisError(f"{who}: {asked} named no owners of {key!r}")
+    unknown = [o for o in owners if o not in cluster.nodes]
+    if unknown:
+        raise NemesisError(f"{who}: {asked} named nodes not in this cluster: {unknown}")
+    return list(owners)
+
+
 class OwnersNemesis(PartitionNemesis):
     name = "owners"
     fs = frozenset({"start-owners", "stop-owners"})
@@ -132,15 +146,7 @@ class OwnersNemesis(PartitionNemesis):
         )
 
     def _owners(self, key: str, asked: str) -> list[str]:
-        system, cluster = self.context.system, self.cluster
-        address = system.endpoint(cluster, asked)
-        owners: Any = asyncio.run(system.preference_list(address, key))  # type: ignore[attr-defined]
-        if not owners:
-            raise NemesisError(f"owners: {asked} named no owners of {key!r}")
-        unknown = [o for o in owners if o not in cluster.nodes]
-        if unknown:
-            raise NemesisError(f"owners: {asked} named nodes not in this cluster: {unknown}")
-        return list(owners)
+        return ask_owners(self.name, self.context.system, self.cluster, key, asked)
 
     def _flap(
         self, grudge: dict[str, list[str]], owners: list[str], rng: random.Random, *, lossy: bool

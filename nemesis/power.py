@@ -23,7 +23,6 @@ off and did not start.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import shlex
 from collections.abc import Sequence
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from nemesis import targets as targeting
 from nemesis.base import Bound, NemesisError, Op, each
+from nemesis.owners import ask_owners
 from nemesis.spec import POWER_TARGETS
 
 if TYPE_CHECKING:
@@ -183,12 +183,4 @@ class PowerNemesis(Bound):
         self.cluster.remote(node).run([python, "-m", "nemesis.powerfs", "drop", data], timeout=30)
 
     def _owners(self, key: str, asked: str) -> list[str]:
-        system, cluster = self.context.system, self.cluster
-        address = system.endpoint(cluster, asked)
-        owners: Any = asyncio.run(system.preference_list(address, key))  # type: ignore[attr-defined]
-        if not owners:
-            raise NemesisError(f"power: {asked} named no owners of {key!r}")
-        unknown = [o for o in owners if o not in cluster.nodes]
-        if unknown:
-            raise NemesisError(f"power: {asked} named nodes not in this cluster: {unknown}")
-        return sorted(owners)
+        return sorted(ask_owners(self.name, self.context.system, self.cluster, key, asked))
