@@ -87,3 +87,17 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
                 pytrace=False,
             )
         pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def fuse() -> None:
+    """powerfs can mount here (``/dev/fuse``, ``fusermount3``, the FUSE binding); otherwise
+    the test is skipped — or fails, when ``DYNAMO_HARNESS_REQUIRE_HOSTS`` is set (CI)."""
+    from nemesis.powerfs import PowerFsError, preflight
+
+    try:
+        preflight()
+    except PowerFsError as exc:
+        if os.environ.get(REQUIRE):
+            pytest.fail(f"powerfs cannot run here: {exc}", pytrace=False)
+        pytest.skip(str(exc))

@@ -23,7 +23,7 @@ from nemesis import power
 from nemesis import spec as specs
 from nemesis.base import NemesisError
 from nemesis.power import PowerNemesis
-from nemesis.powerfs import PowerFsError, is_mounted, preflight
+from nemesis.powerfs import is_mounted
 from nemesis.protocol import NemesisContext
 from systems.base import Capabilities
 from tests.nemesis.test_wipe import NODES, Recorder
@@ -179,15 +179,6 @@ def test_a_system_that_names_no_data_directory_is_refused_before_any_host() -> N
     assert build_parts(TestOptions(nemesis="power")).nemesis.powerfs
 
 
-def _fuse_or_skip() -> None:
-    try:
-        preflight()
-    except PowerFsError as exc:
-        if os.environ.get("DYNAMO_HARNESS_REQUIRE_HOSTS"):
-            pytest.fail(f"powerfs cannot run here: {exc}", pytrace=False)
-        pytest.skip(str(exc))
-
-
 def _servers(path: Path) -> list[str]:
     found = []
     for proc in Path("/proc").iterdir():
@@ -201,8 +192,7 @@ def _servers(path: Path) -> list[str]:
 
 
 @pytest.mark.cluster
-def test_the_mount_and_unmount_shell_leave_nothing(tmp_path: Path) -> None:
-    _fuse_or_skip()
+def test_the_mount_and_unmount_shell_leave_nothing(fuse: None, tmp_path: Path) -> None:
     data = tmp_path / "node" / "data"
     mount = power.mount_command(sys.executable, str(data), str(tmp_path / "node"))
     try:

@@ -168,19 +168,9 @@ def test_cli_on_something_not_mounted_says_so_and_exits_2(tmp_path: Path) -> Non
 # ------------------------------------------------------------------ mounted
 
 
-def _fuse_or_skip() -> None:
-    try:
-        powerfs.preflight()
-    except PowerFsError as exc:
-        if os.environ.get("DYNAMO_HARNESS_REQUIRE_HOSTS"):
-            pytest.fail(f"powerfs cannot run here: {exc}", pytrace=False)
-        pytest.skip(str(exc))
-
-
 @pytest.fixture
-def mnt(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+def mnt(fuse: None, tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     """(backing, mountpoint) with powerfs mounted between them."""
-    _fuse_or_skip()
     backing = tmp_path / "backing"
     backing.mkdir()
     with powerfs.mounted(backing, tmp_path / "mnt", tmp_path / "powerfs.log") as m:
@@ -322,8 +312,7 @@ def test_mounted_unknown_command_is_refused(mnt: tuple[Path, Path]) -> None:
 
 
 @pytest.mark.cluster
-def test_mounted_is_unmounted_when_the_body_is_interrupted(tmp_path: Path) -> None:
-    _fuse_or_skip()
+def test_mounted_is_unmounted_when_the_body_is_interrupted(fuse: None, tmp_path: Path) -> None:
     (tmp_path / "b").mkdir()
     with pytest.raises(KeyboardInterrupt), powerfs.mounted(tmp_path / "b", tmp_path / "m"):
         fd = os.open(tmp_path / "m" / "busy", os.O_CREAT | os.O_RDWR)  # keeps the mount busy
@@ -334,8 +323,7 @@ def test_mounted_is_unmounted_when_the_body_is_interrupted(tmp_path: Path) -> No
 
 
 @pytest.mark.cluster
-def test_unmount_clears_the_mount_of_a_killed_server(tmp_path: Path) -> None:
-    _fuse_or_skip()
+def test_unmount_clears_the_mount_of_a_killed_server(fuse: None, tmp_path: Path) -> None:
     (tmp_path / "b").mkdir()
     proc = mount(tmp_path / "b", tmp_path / "m")
     try:
