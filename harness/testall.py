@@ -76,6 +76,8 @@ class Cell:
 
 _AE = (("anti_entropy_bound", 60.0),)
 PRESET: tuple[Cell, ...] = (
+    # each cell's options are those of the tests/mutants preset it shares a bug class with,
+    # so the mutant that proves the class is caught by this very cell
     Cell(
         "set",
         "partition",
@@ -84,13 +86,42 @@ PRESET: tuple[Cell, ...] = (
         purpose="no lost add across partitions; "
         "anti-entropy alone converges the replicas afterwards",
     ),
-    Cell("set", "kill", "siblings", purpose="no lost add when nodes are SIGKILLed mid-write"),
-    Cell("set", "pause", "siblings", purpose="no lost add when nodes are SIGSTOPped"),
     Cell(
-        "set", "clock", "siblings", purpose="vector clocks ignore wall clocks: skew loses nothing"
+        "set",
+        "clock",
+        "siblings",
+        purpose="vector clocks ignore wall clocks: skew loses nothing",
     ),
-    Cell("set", "loss", "siblings", purpose="no lost add under 20 % packet loss"),
-    Cell("set", "all", "siblings", purpose="every fault at once"),
+    Cell(
+        "set",
+        "all",
+        "siblings",
+        purpose="every fault at once (partition, kill, pause, clock, loss)",
+    ),
+    Cell(
+        "set",
+        "wipe",
+        "siblings",
+        options=(("keys", 300), ("nemesis_interval", 3.0)),
+        purpose="a wiped disk loses no acked add: W durable copies are real "
+        "(catches async-replication.patch)",
+    ),
+    Cell(
+        "set",
+        "power:replicas",
+        "siblings",
+        options=(("keys", 100), ("nemesis_interval", 4.0)),
+        purpose="every owner of a key loses power at once: acks only after fsync "
+        "(catches ack-before-fsync.patch)",
+    ),
+    Cell(
+        "set",
+        "owners:lossy",
+        "siblings",
+        options=(("keys", 300), ("nemesis_interval", 8.0), ("time_limit", 30.0)),
+        purpose="writes on fallbacks only, hand-off through packet loss: every hint "
+        "delivered or held (catches drop-failed-hint.patch)",
+    ),
     Cell(
         "register",
         "partition-random-halves",
@@ -101,12 +132,28 @@ PRESET: tuple[Cell, ...] = (
     ),
     Cell(
         "register",
+        "kill:one",
+        "siblings",
+        options=(
+            ("keys", 20),
+            ("nemesis_interval", 8.0),
+            ("time_limit", 30.0),
+            ("anti_entropy_bound", 20.0),
+            (
+                "system_option",
+                ("strict_quorum=true", "tombstone_grace=1", "anti_entropy_interval=0.2"),
+            ),
+        ),
+        purpose="deletes while an owner is down, a 1 s tombstone grace: nothing reaped "
+        "comes back (catches reap-by-grace-alone.patch)",
+    ),
+    Cell(
+        "register",
         "clock",
         "lww",
         purpose="LWW under skew loses acknowledged writes: "
         "the checkers must see it (a control of their teeth)",
     ),
-    Cell("set", "partition", "lww", purpose="LWW's read-modify-write loses adds: a control"),
 )
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from harness import junit, testall
 from harness.exitcodes import ExitCode
+from harness.options import TestOptions
 
 
 def results(valid: object, lost: int, bound: str = "held") -> dict:
@@ -111,3 +112,13 @@ def test_junit_marks_invalid_checkers_and_broken_bounds_as_failures(tmp_path: Pa
     assert by_name["unknown"].get("skipped") == "1"
     assert by_name["crashed"].get("errors") == "1"
     assert root.get("failures") == "2" and root.get("errors") == "1"
+
+
+def test_every_preset_cell_is_a_run_the_harness_accepts() -> None:
+    """Each cell's nemesis spec, options and system options pass the checks a run makes
+    before it touches a host (so the preset cannot fail on a typo after ten minutes)."""
+    from harness.run import build_parts
+
+    for cell in testall.PRESET:
+        parts = build_parts(testall.cell_options(TestOptions(), cell))
+        assert parts.nemesis is not None, cell.name
