@@ -48,7 +48,6 @@ log = logging.getLogger("dynamo.node")
 
 ACTOR_LEASE = 1024
 COUNTERS = (
-    "hints_loaded",
     "hints_stored",
     "hints_delivered",
     "hints_rerouted",
@@ -62,8 +61,9 @@ COUNTERS = (
     "tombstones_deferred",
 )
 """What ``status`` reports under ``counters`` (0 until it first happens); each is counted
-where it happens, in ``self.stats``. With ``hints_pending`` beside them they close: hints
-loaded at start + stored = delivered + rerouted + dropped + pending (``checkers.nodes``).
+where it happens, in ``self.stats``. Beside them ``counters`` has ``hints_loaded`` (found on
+disk at start, ``Node.hints_loaded``) and ``hints_pending`` (now); together they close: hints
+loaded + stored = delivered + rerouted + dropped + pending (``checkers.nodes``).
 No path of this node drops a hint undelivered, so ``hints_dropped`` stays 0."""
 EARLY_ACK_DELAY = 0.2
 

@@ -52,8 +52,10 @@ def cluster() -> tuple[Wire, dict[str, Node]]:
 
 
 def counters(node: Node) -> dict[str, int]:
-    """The event counters (``hints_pending`` is a level, not an event: checked apart)."""
-    return {k: v for k, v in node.status()["counters"].items() if k != "hints_pending"}
+    """The event counters (``hints_loaded`` and ``hints_pending`` are levels, read at start
+    and now, not events: checked apart)."""
+    levels = ("hints_loaded", "hints_pending")
+    return {k: v for k, v in node.status()["counters"].items() if k not in levels}
 
 
 def hints_close(node: Node) -> bool:
