@@ -40,6 +40,19 @@ def up(
     assert iptables() == rules
 
 
+def fuse_here() -> bool:
+    """powerfs can mount on these hosts (they share this machine's kernel); required in CI."""
+    from nemesis.powerfs import PowerFsError, preflight
+
+    try:
+        preflight()
+    except PowerFsError as exc:
+        if os.environ.get("DYNAMO_HARNESS_REQUIRE_HOSTS"):
+            pytest.fail(f"powerfs cannot run here: {exc}", pytrace=False)
+        return False
+    return True
+
+
 def ssh_args(up: dict[str, Any]) -> list[str]:
     nodes = ",".join(h["address"] for h in up["hosts"] if h["host"] != "control")
     return [
@@ -244,20 +257,31 @@ def test_vagrant_provider_end_to_end_against_a_stand_in_vagrant(
     stand_in.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    # the power fault too, where powerfs can mount: its mounts over the provider's SSH
+    power = fuse_here()
+    faults = ("--nemesis", "power:one", "--nemesis-interval", "1") if power else ()
     r = run_into(
         cli,
         tmp_path / "store",
         *("--provider", "vagrant", "--vagrant-dir", str(vdir), "--cluster", NAME),
-        *("--workload", "register", "--settle", "1"),
-        time_limit="3",
+        *("--workload", "register", "--settle", "1", *faults),
+        time_limit="4" if power else "3",
         netns=up["control_ns"],
         timeout=240,
     )
     assert r.returncode == ExitCode.VALID, r.stderr[-3000:]
     run = (tmp_path / "store" / "latest").resolve()
     assert json.loads((run / "test.json").read_text())["provider"] == "vagrant"
-    assert validate(load(run / "history.jsonl")) == []
+    ops = load(run / "history.jsonl")
+    assert validate(ops) == []
     assert (run / "nodes" / "n5" / "node.log").exists()
+    if power:
+        offs = [op["value"] for op in ops if op.get("f") == "power-off"]
+        ons = [op["value"] for op in ops if op.get("f") == "power-on"]
+        assert offs and [v["nodes"] for v in ons] == [v["nodes"] for v in offs]
+        assert all((run / "nodes" / n / "powerfs.log").exists() for n in nodes)
+        mounts = Path("/proc/self/mounts").read_text().splitlines()
+        assert not [m for m in mounts if m.startswith("powerfs") and f"/{NAME}/" in m]
 
 
 def test_the_node_preparation_script_passes_on_a_namespace_host(up: dict[str, Any]) -> None:
