@@ -240,7 +240,9 @@ def run(o: TestOptions) -> RunResult:
     system, workload, nemesis = parts.system, parts.workload, parts.nemesis
     provider = providers.build(o)
     run_dir = store.new_run_dir(Path(o.store), o.test_name())
-    store.write_test(run_dir, o, provider=provider.name)
+    store.write_test(
+        run_dir, o, provider=provider.name, single_value=system.capabilities.single_value
+    )
     interrupts = Interrupts()
     interrupts.install()
     outcome: Outcome | None = None

@@ -57,6 +57,10 @@ class Capabilities:
     counters: bool = False
     """``System.counters`` answers: what each node counted about itself (hints stored,
     delivered, failed, dropped; read repairs; anti-entropy repairs; tombstones reaped)."""
+    single_value: bool = False
+    """A register holds one value, and a later write replaces it whatever context it
+    carries (etcd, Redis); the register checker then takes a write as lost only when no
+    write that may have followed it is in the final state (``checkers.causal``)."""
     data_dir: bool = False
     """``System.data_dir`` answers: the power-loss fault mounts powerfs over the node's data
     directory before the node first starts (``nemesis.power``)."""
