@@ -86,12 +86,12 @@ def tools_dir(cluster: Cluster, node: str) -> str:
 def host_python(system: System, cluster: Cluster, node: str) -> str:
     """The Python that runs ``nemesis.powerfs`` on ``node``: the system's, or ours."""
     if system.capabilities.host_python:
-        return system.host_python(cluster, node)  # type: ignore[attr-defined]
+        return system.host_python(cluster, node)
     return f"{tools_dir(cluster, node)}/venv/bin/python"
 
 
 def _system_paths(system: System, cluster: Cluster, node: str) -> tuple[str, str]:
-    return system.data_dir(cluster, node), host_python(system, cluster, node)  # type: ignore[attr-defined]
+    return system.data_dir(cluster, node), host_python(system, cluster, node)
 
 
 def prepare(system: System, work: Path) -> Bundle | None:

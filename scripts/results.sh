@@ -7,8 +7,9 @@
 #       its set/partition/siblings run -> docs/results/matrix.md, docs/results/*.png
 #   bash scripts/results.sh systems [SYSTEM[/WORKLOAD]:NEMESIS ...]
 #       Redis and etcd through the seam, one short `harness run` per row (default: set and
-#       register under partition, kill and pause, and set under power, on both; the workload
-#       is set unless named; about a minute a row) -> docs/results/systems.md
+#       register under partition, kill and pause on both; set under power:all on both and
+#       power on etcd; the workload is set unless named; about a minute a row)
+#       -> docs/results/systems.md
 #   bash scripts/results.sh page
 #       only reassemble docs/results.md from the parts
 # Environment for `systems`: SEED (20261202), TIME_LIMIT (15 s), SYSTEMS_CLUSTER (rs), and
@@ -73,9 +74,9 @@ EOF
 systems() {
     local seed=${SEED:-20261202} limit=${TIME_LIMIT:-15} prefix=${SYSTEMS_CLUSTER:-rs}
     local store started rows=() spec system workload nemesis dir rc
-    [ $# -gt 0 ] || set -- redis:partition redis:kill redis:pause redis:power \
+    [ $# -gt 0 ] || set -- redis:partition redis:kill redis:pause redis:power:all \
         redis/register:partition redis/register:kill redis/register:pause \
-        etcd:partition etcd:kill etcd:pause etcd:power \
+        etcd:partition etcd:kill etcd:pause etcd:power etcd:power:all \
         etcd/register:partition etcd/register:kill etcd/register:pause
     store=$(mktemp -d /tmp/dh-results-systems.XXXXXX)
     started=$(date -u +%Y-%m-%dT%H:%MZ)
@@ -134,11 +135,18 @@ page() {
             cat "$parts/systems.md"
             echo
             echo "*exit*: the harness's exit code (0 valid, 1 an anomaly, 2 unknown, 255 the harness"
-            echo "failed). *acked*: adds the store acknowledged. *lost*: acknowledged adds missing from"
-            echo "the final reads; each is listed in the run's report with the fault windows its"
-            echo "invoke→ack interval overlapped. *availability*: ok / all client calls. A kill or"
-            echo "pause may hit any number of nodes, a majority included, so availability there"
-            echo "measures the nemesis as much as the store."
+            echo "failed). *acked*: adds (set) or writes (register) the store acknowledged. *lost*:"
+            echo "acknowledged adds missing from the final reads, or acknowledged writes neither in the"
+            echo "final state nor replaced by a write that may have followed them (both stores hold one"
+            echo "value a register, \`Capabilities.single_value\`, docs/checkers.md); each is listed in"
+            echo "the run's report with the fault windows its invoke→ack interval overlapped."
+            echo "*availability*: ok / all client calls. A kill or pause may hit any number of nodes, a"
+            echo "majority included, so availability there measures the nemesis as much as the store."
+            echo "*power*: power loss (docs/nemesis.md): nodes SIGKILLed at once and every write their"
+            echo "data directories (powerfs mounts) had not fsynced dropped; \`power\` picks one,"
+            echo "a minority, a majority or all nodes, \`power:all\` every node. Redis's append-only file"
+            echo "with \`appendfsync everysec\` (its default here) loses what was acknowledged in the last"
+            echo "second before every node lost power; etcd fsyncs its log before it acknowledges."
             echo
         fi
         echo "## One partition run of the reference node (set, siblings)"

@@ -5,6 +5,7 @@ On each host everything lives in ``/var/lib/dynamo-harness/<cluster>/<node>/``::
     prepare-node.sh   the node-preparation script (also the Vagrant provisioner)
     dist/             the wheels, and MANIFEST (their hashes: same manifest, no reinstall)
     venv/             the node's virtualenv, installed from dist/ with --no-index
+                      (``harness.hostvenv``, which the power-loss fault also uses)
     node.json         the node's configuration, as given to ``dynamo node``
     run-node.sh       starts the node in the foreground; the daemon is ``setsid`` of it
     node.env          ``KEY=value`` lines exported before start, written by the harness
