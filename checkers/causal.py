@@ -19,7 +19,12 @@ key once healed; ``checkers.calls.final_reads``).
   before it began nor a descendant of it (and no delete covers it), where the key's
   final state does: a client reading through that node sees the write lost.
 - **superseded** (not an anomaly): ok writes gone from the final state, but covered by
-  a descendant there or by a delete. **unchecked**: ok writes acknowledged after the
+  a descendant there or by a delete. On a store whose registers hold one value (test
+  ``single_value``: etcd, Redis; ``Capabilities.single_value``) a later write replaces an
+  earlier one whatever its context, so an ok write is also superseded when the final value's
+  write (or, for an absent key, a delete) did not end before it began: one that may have
+  been ordered after it. A final value written and acknowledged before the write began
+  still makes it lost. **unchecked**: ok writes acknowledged after the
   final reads began and missing (the verdict is unknown).
 - **resurrected**: the final state holds an ancestor of an ok delete acknowledged
   before the final reads began: the tombstone was lost.
@@ -69,7 +74,8 @@ class CausalRegister:
                 deletes.append(call)
         versions = Versions(writes)
         finals = final_reads(reads)
-        durability = _durability(writes, deletes, finals, versions, history)
+        single = bool(test.get("single_value"))
+        durability = _durability(writes, deletes, finals, versions, history, single)
         found = _scan_reads(reads, writes, versions)
         details: dict[str, Any] = {
             "writes": len(writes),
@@ -143,6 +149,7 @@ def _durability(
     finals: Mapping[object, Final],
     versions: Versions,
     history: Sequence[Op],
+    single: bool = False,
 ) -> dict[str, Any]:
     deleted: dict[object, list[Call]] = {}
     for call in deletes:
@@ -176,7 +183,9 @@ def _durability(
         if status != "ok" or v in held.get(key, nothing):
             continue
         final = finals.get(key)
-        if v in covered.get(key, nothing):
+        if v in covered.get(key, nothing) or (
+            single and _replaced(inv, held.get(key, nothing), writes, deleted.get(key, ()))
+        ):
             superseded.append(v)
         elif final is None or done["time"] > final.began:
             unchecked.append(v)
@@ -194,6 +203,16 @@ def _durability(
         **listed("unchecked", unchecked),
         **listed("resurrected", resurrected),
     }
+
+
+def _replaced(inv: Op, held: set[Any], writes: Mapping[Any, Call], deletes: Sequence[Call]) -> bool:
+    """On a single-value register: whether what the final state holds (a value, or nothing
+    after a delete) came from a call that did not end before ``inv`` began."""
+    after = [writes[h] for h in held if h in writes] if held else list(deletes)
+    return any(
+        outcome(call) != "fail" and (call[1] is None or call[1]["time"] > inv["time"])
+        for call in after
+    )
 
 
 def _stale_finals(

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import FrameType
 
 import workloads
-from harness import providers, store, verdict
+from harness import hostvenv, providers, store, verdict
 from harness.cluster import Cluster
 from harness.exitcodes import ExitCode
 from harness.history import Clock, HistoryWriter
@@ -136,11 +136,18 @@ def prepare_hosts(cluster: Cluster, nemesis: Nemesis) -> None:
     on_all(cluster.all_remotes(), lambda r: one(r.name))
 
 
-def deploy(cluster: Cluster, system: System, nemesis: Nemesis) -> None:
+def deploy(
+    cluster: Cluster, system: System, nemesis: Nemesis, tools: hostvenv.Bundle | None = None
+) -> None:
+    """Install, mount powerfs where the nemesis needs it (``tools``: its virtualenv's wheels,
+    for a system without a Python of its own), start, wait until the cluster serves."""
     prepare_hosts(cluster, nemesis)
     on_all(cluster.all_remotes(), lambda r: system.install(cluster, r.name))
     if nemesis.powerfs:
-        on_all(cluster.all_remotes(), lambda r: nemesis_power.mount_data(cluster, system, r.name))
+        on_all(
+            cluster.all_remotes(),
+            lambda r: nemesis_power.mount_data(cluster, system, r.name, tools),
+        )
     on_all(cluster.all_remotes(), lambda r: system.start(cluster, r.name))
     system.ready(cluster)
 
@@ -189,11 +196,12 @@ def drive(
     nemesis: Nemesis,
     history: HistoryWriter,
     interrupts: Interrupts,
+    tools: hostvenv.Bundle | None = None,
 ) -> Outcome:
     """Deploy, then run the workload and the nemesis; the caller cleans up."""
     say(f"deploying to {', '.join(cluster.nodes)} over SSH")
     t = time.monotonic()
-    deploy(cluster, system, nemesis)
+    deploy(cluster, system, nemesis, tools)
     log.info("deployed in %.1fs", time.monotonic() - t)
     history.clock = Clock()  # time 0 is the start of the workload, not of the deploy
     progress = Progress(o.progress)
@@ -232,7 +240,9 @@ def run(o: TestOptions) -> RunResult:
     system, workload, nemesis = parts.system, parts.workload, parts.nemesis
     provider = providers.build(o)
     run_dir = store.new_run_dir(Path(o.store), o.test_name())
-    store.write_test(run_dir, o, provider=provider.name)
+    store.write_test(
+        run_dir, o, provider=provider.name, single_value=system.capabilities.single_value
+    )
     interrupts = Interrupts()
     interrupts.install()
     outcome: Outcome | None = None
@@ -242,6 +252,7 @@ def run(o: TestOptions) -> RunResult:
         history = HistoryWriter(run_dir / store.HISTORY, Clock())
         try:
             system.prepare(Path(tmp))
+            tools = nemesis_power.prepare(system, Path(tmp)) if nemesis.powerfs else None
             say(f"{provider.name}: preparing hosts")
             with provider.session() as cluster:
                 for r in cluster.remotes.values():
@@ -249,7 +260,9 @@ def run(o: TestOptions) -> RunResult:
                 control = cluster.discover_control_address()
                 store.write_test(run_dir, o, hosts=cluster.addresses, control=control)
                 try:
-                    outcome = drive(o, cluster, system, workload, nemesis, history, interrupts)
+                    outcome = drive(
+                        o, cluster, system, workload, nemesis, history, interrupts, tools
+                    )
                 finally:
                     interrupts.count = max(interrupts.count, 1)  # shield clean-up
                     say("stopping nodes, fetching logs")

@@ -12,13 +12,18 @@ the first drop), then starts the node.
 Targets are sized as for ``kill`` (one, minority, majority, all) or ``replicas``: a node
 (the run's rng picks it) is asked for the owners of a probe key (the system's
 ``preference_list``, as ``owners`` does) and every owner loses power at once — the one
-fault that loses a key for good when its writes were acked before they were durable.
+fault that loses a key for good when its writes were acked before they were durable. A
+system that names no owners (etcd, Redis: every node holds every key) has every node as
+the replica set, so ``replicas`` is ``all`` there.
 
 Mounting is the harness's part (``harness.run`` calls ``mount_data`` after install and
 before the first start, and ``unmount_data`` after the nodes are stopped, on every exit):
-a system opts in by declaring ``Capabilities.data_dir`` and naming the directory and a
-Python that runs ``nemesis.powerfs`` on the host. Teardown starts every node this powered
-off and did not start.
+a system opts in by declaring ``Capabilities.data_dir`` and naming the directory. powerfs
+runs from a Python on the host: the system's own (``Capabilities.host_python``, as the
+reference node's virtualenv) or, for a system with none (etcd, Redis), a virtualenv of the
+project's wheels this module installs in ``<node dir>/powerfs/`` (``prepare`` builds the
+wheels once a run; a host whose manifest matches installs nothing). Teardown starts every
+node this powered off and did not start.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from __future__ import annotations
 import random
 import shlex
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nemesis import targets as targeting
@@ -35,12 +41,17 @@ from nemesis.spec import POWER_TARGETS
 
 if TYPE_CHECKING:
     from harness.cluster import Cluster
+    from harness.hostvenv import Bundle
     from nemesis.protocol import NemesisContext
     from systems.base import System
 
 DISK = ".disk"
 """The backing directory of a node's mount: ``<data dir>.disk`` (what survives power loss)."""
 LOG = "powerfs.log"
+TOOLS = "powerfs"
+"""The powerfs virtualenv's directory in a node's directory (``dist/``, ``venv/``), for a
+system without ``Capabilities.host_python``."""
+INSTALL_TIMEOUT = 600.0
 
 
 def unmount_command(under: str) -> str:
@@ -68,8 +79,47 @@ def mount_command(python: str, data: str, node_dir: str) -> str:
     )
 
 
+def tools_dir(cluster: Cluster, node: str) -> str:
+    return f"{cluster.remote_dir(node)}/{TOOLS}"
+
+
+def host_python(system: System, cluster: Cluster, node: str) -> str:
+    """The Python that runs ``nemesis.powerfs`` on ``node``: the system's, or ours."""
+    if system.capabilities.host_python:
+        return system.host_python(cluster, node)
+    return f"{tools_dir(cluster, node)}/venv/bin/python"
+
+
 def _system_paths(system: System, cluster: Cluster, node: str) -> tuple[str, str]:
-    return system.data_dir(cluster, node), system.host_python(cluster, node)  # type: ignore[attr-defined]
+    return system.data_dir(cluster, node), host_python(system, cluster, node)
+
+
+def prepare(system: System, work: Path) -> Bundle | None:
+    """The wheels of the powerfs virtualenv, built once a run in ``work`` on this machine;
+    None when the system's hosts have a Python of their own for it."""
+    if system.capabilities.host_python:
+        return None
+    from harness.hostvenv import Bundle  # not at the top: hosts import this module
+
+    return Bundle.build(work / TOOLS)
+
+
+def install_tools(cluster: Cluster, node: str, bundle: Bundle) -> None:
+    """The powerfs virtualenv in ``<node dir>/powerfs/`` (nothing to do if it is current)."""
+    from harness import hostvenv
+
+    remote, d = cluster.remote(node), tools_dir(cluster, node)
+    python = hostvenv.prepare_host(remote, d, INSTALL_TIMEOUT)
+    probe = [f"{d}/venv/bin/python", "-c", "import mfusepy, nemesis.powerfs"]
+    hostvenv.install(
+        remote,
+        d,
+        bundle,
+        python=python,
+        extras=("powerfs",),
+        probe=probe,
+        timeout=INSTALL_TIMEOUT,
+    )
 
 
 def check_system(system: System) -> None:
@@ -81,8 +131,11 @@ def check_system(system: System) -> None:
         )
 
 
-def mount_data(cluster: Cluster, system: System, node: str) -> None:
-    """Put ``node``'s data directory on a fresh powerfs mount (before the node starts)."""
+def mount_data(cluster: Cluster, system: System, node: str, tools: Bundle | None = None) -> None:
+    """Put ``node``'s data directory on a fresh powerfs mount (before the node starts),
+    installing the powerfs virtualenv from ``tools`` first (what ``prepare`` built)."""
+    if tools is not None:
+        install_tools(cluster, node, tools)
     data, python = _system_paths(system, cluster, node)
     r = cluster.remote(node).run_shell(
         mount_command(python, data, cluster.remote_dir(node)), timeout=60, check=False
@@ -110,14 +163,12 @@ class PowerNemesis(Bound):
         super().__init__()
         self.targets = tuple(targets)
         self.pending: Op | None = None  # the power-off whose power-on is still to come
+        self.names_owners = True  # the system says who owns a key (else: every node does)
         self.touched: set[str] = set()  # powered off and not started again
 
     def setup(self, ctx: NemesisContext) -> None:
         check_system(ctx.system)
-        if "replicas" in self.targets and not callable(
-            getattr(ctx.system, "preference_list", None)
-        ):
-            raise NemesisError(f"power:replicas: {ctx.system.name!r} cannot say who owns a key")
+        self.names_owners = callable(getattr(ctx.system, "preference_list", None))
         self.bind(ctx)
 
     def next_op(self, rng: random.Random) -> Op | None:
@@ -125,7 +176,9 @@ class PowerNemesis(Bound):
             return self._undo()
         target = rng.choice(self.targets)
         value: dict[str, Any]
-        if target == "replicas":
+        if target == "replicas" and not self.names_owners:
+            value = {"target": target, "nodes": sorted(self.nodes)}  # every node holds every key
+        elif target == "replicas":
             if not self.nodes:
                 return None
             key = f"power-probe-{rng.getrandbits(32):08x}"

@@ -57,9 +57,17 @@ class Capabilities:
     counters: bool = False
     """``System.counters`` answers: what each node counted about itself (hints stored,
     delivered, failed, dropped; read repairs; anti-entropy repairs; tombstones reaped)."""
+    single_value: bool = False
+    """A register holds one value, and a later write replaces it whatever context it
+    carries (etcd, Redis); the register checker then takes a write as lost only when no
+    write that may have followed it is in the final state (``checkers.causal``)."""
     data_dir: bool = False
-    """``System.data_dir`` and ``System.host_python`` answer: the power-loss fault mounts
-    powerfs over the node's data directory before the node first starts (``nemesis.power``)."""
+    """``System.data_dir`` answers: the power-loss fault mounts powerfs over the node's data
+    directory before the node first starts (``nemesis.power``)."""
+    host_python: bool = False
+    """``System.host_python`` answers: the node's hosts already have a Python that runs
+    ``nemesis.powerfs``. Without it the power-loss fault installs its own (``nemesis.power``
+    puts a small virtualenv of the project's wheels in ``<node dir>/powerfs/``)."""
 
 
 class Client(Protocol):
@@ -130,7 +138,8 @@ class System(Protocol):
         raise NotImplementedError
 
     def host_python(self, cluster: Cluster, node: str) -> str:
-        """A Python on the host that imports ``nemesis.powerfs`` and ``mfusepy``."""
+        """A Python on the host that imports ``nemesis.powerfs`` and ``mfusepy`` (only with
+        ``Capabilities.host_python``)."""
         raise NotImplementedError
 
 

@@ -13,7 +13,8 @@ from systems.base import System
 
 class DeployedSystem(System):
     """Verbs delegated to ``self.deployment`` (install, start, wait_healthy, stop, kill,
-    pause, resume, log_files); endpoints are the hosts' addresses."""
+    pause, resume, log_files, and data_dir for an adapter declaring it); endpoints are the
+    hosts' addresses."""
 
     deployment: Any
 
@@ -47,3 +48,6 @@ class DeployedSystem(System):
 
     def endpoint(self, cluster: Cluster, node: str) -> str:
         return cluster.addresses[node]
+
+    def data_dir(self, cluster: Cluster, node: str) -> str:
+        return str(self.deployment.data_dir(cluster, node))

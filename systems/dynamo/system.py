@@ -5,6 +5,7 @@ On each host everything lives in ``/var/lib/dynamo-harness/<cluster>/<node>/``::
     prepare-node.sh   the node-preparation script (also the Vagrant provisioner)
     dist/             the wheels, and MANIFEST (their hashes: same manifest, no reinstall)
     venv/             the node's virtualenv, installed from dist/ with --no-index
+                      (``harness.hostvenv``, which the power-loss fault also uses)
     node.json         the node's configuration, as given to ``dynamo node``
     run-node.sh       starts the node in the foreground; the daemon is ``setsid`` of it
     node.env          ``KEY=value`` lines exported before start, written by the harness
@@ -25,16 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from dynamo import options as node_options
-from harness import wheels
+from harness import hostvenv
 from harness.cluster import Cluster
-from harness.remote import Remote, quote_all
-from harness.wheels import DISTRIBUTION, INSTALLER, source_root
+from harness.remote import quote_all
 from systems.base import REGISTER_OPS, SET_OPS, Capabilities
 from systems.dynamo.client import DynamoClient
 
 log = logging.getLogger(__name__)
-
-PREPARE_SCRIPT = "scripts/prepare-node.sh"
 
 
 @dataclass(frozen=True)
@@ -72,20 +70,17 @@ class DynamoSystem:
         replicas=True,
         host_env=True,
         data_dir=True,
+        host_python=True,
     )
 
-    def __init__(
-        self, config: DynamoConfig, wheels: Sequence[Path] = (), manifest: str = ""
-    ) -> None:
+    def __init__(self, config: DynamoConfig, bundle: hostvenv.Bundle | None = None) -> None:
         self.config = config
-        self.wheels = list(wheels)
-        self.manifest = manifest
+        self.bundle = bundle or hostvenv.Bundle()
         self.ring_shape: tuple[int, int] = (config.partitions, config.n)
 
     def prepare(self, work: Path) -> None:
         """The node's wheels and their dependencies, built once for every host."""
-        self.wheels = wheels.build(work / "dist")
-        self.manifest = wheels.manifest(self.wheels)
+        self.bundle = hostvenv.Bundle.build(work / "dist")
 
     # where things are
 
@@ -112,39 +107,13 @@ class DynamoSystem:
     def install(self, cluster: Cluster, node: str) -> None:
         remote, d = cluster.remote(node), self._dir(cluster, node)
         t = self.config.install_timeout
-        remote.run(["mkdir", "-p", f"{d}/dist"])
-        remote.run(["chmod", "755", d])
-        remote.put(source_root() / PREPARE_SCRIPT, f"{d}/prepare-node.sh")
-        out = remote.run(["sh", f"{d}/prepare-node.sh"], timeout=t).stdout
-        python = out.strip().splitlines()[-1].removeprefix("python=")
-        have = remote.run_shell('cat "$1" 2>/dev/null', f"{d}/dist/MANIFEST", check=False).stdout
-        if have != self.manifest or not self._venv_ok(remote, d):
-            log.info("%s: installing %d wheels", node, len(self.wheels))
-            remote.run(["rm", "-rf", f"{d}/venv", f"{d}/dist"])
-            remote.run(["mkdir", "-p", f"{d}/dist"])
-            for w in self.wheels:
-                remote.put(w, f"{d}/dist/{w.name}")
-            extras = [
-                extra
-                for extra, wheel in (("fast", "uvloop-"), ("powerfs", "mfusepy-"))
-                if any(w.name.startswith(wheel) for w in self.wheels)
-            ]
-            extra = f"[{','.join(extras)}]" if extras else ""
-            pip = next(w.name for w in self.wheels if w.name.startswith(f"{INSTALLER}-"))
-            remote.run([python, "-m", "venv", "--without-pip", f"{d}/venv"], timeout=t)
-            remote.run(
-                [
-                    *(f"{d}/venv/bin/python", f"{d}/dist/{pip}/pip", "install", "--isolated"),
-                    *("--quiet", "--no-index", "--disable-pip-version-check"),
-                    *("--find-links", f"{d}/dist", f"{DISTRIBUTION}{extra}"),
-                ],
-                timeout=t,
-            )
-            remote.write_file(f"{d}/dist/MANIFEST", self.manifest)
+        python = hostvenv.prepare_host(remote, d, t)
+        probe = ["test", "-x", f"{d}/venv/bin/dynamo"]
+        extras = ("fast", "powerfs")  # powerfs: host_python runs nemesis.powerfs
+        hostvenv.install(
+            remote, d, self.bundle, python=python, extras=extras, probe=probe, timeout=t
+        )
         self._write_config(cluster, node)
-
-    def _venv_ok(self, remote: Remote, d: str) -> bool:
-        return remote.run(["test", "-x", f"{d}/venv/bin/dynamo"], check=False).ok
 
     def _write_config(self, cluster: Cluster, node: str) -> None:
         remote, d = cluster.remote(node), self._dir(cluster, node)

@@ -3,6 +3,8 @@
 On each host everything lives in ``/var/lib/dynamo-harness/<cluster>/<node>/``::
 
     etcd.sh  etcd.pid  etcd.log  etcd.data/
+    powerfs/  powerfs.log   under the power-loss fault (``nemesis.power``): etcd.data/ is a
+                            powerfs mount over etcd.data.disk/
 
 The data directory is wiped at install only: a member that was killed restarts from its own
 log and snapshot, as after a crash. Election and heartbeat timeouts are short (the defaults
@@ -45,15 +47,19 @@ class EtcdDeployment:
     def dir(self, cluster: Cluster, node: str) -> str:
         return cluster.remote_dir(node)
 
+    def data_dir(self, cluster: Cluster, node: str) -> str:
+        """The member's ``--data-dir``: its WAL, snapshots and bbolt database."""
+        return f"{self.dir(cluster, node)}/etcd.data"
+
     def argv(self, cluster: Cluster, node: str) -> list[str]:
-        a, d, c = cluster.addresses[node], self.dir(cluster, node), self.config
+        a, c = cluster.addresses[node], self.config
         initial = ",".join(f"{n}=http://{cluster.addresses[n]}:{PEER_PORT}" for n in cluster.nodes)
         return [
             "etcd",
             "--name",
             node,
             "--data-dir",
-            f"{d}/etcd.data",
+            self.data_dir(cluster, node),
             "--listen-peer-urls",
             f"http://{a}:{PEER_PORT}",
             "--initial-advertise-peer-urls",
@@ -83,7 +89,7 @@ class EtcdDeployment:
         daemon.ensure_programs(remote, ("etcd", "etcdctl"), PACKAGES)
         daemon.stop(remote, d, ["etcd"], grace=5)
         remote.run(["mkdir", "-p", d])
-        remote.run(["rm", "-rf", f"{d}/etcd.data", f"{d}/etcd.log"])
+        remote.run(["rm", "-rf", self.data_dir(cluster, node), f"{d}/etcd.log"])
         daemon.install(remote, d, "etcd", self.argv(cluster, node))
 
     def _etcdctl(self, cluster: Cluster, node: str, *command: str) -> list[str]:
@@ -118,4 +124,4 @@ class EtcdDeployment:
 
     def log_files(self, cluster: Cluster, node: str) -> list[str]:
         d = self.dir(cluster, node)
-        return [f"{d}/etcd.log", f"{d}/etcd.sh"]
+        return [f"{d}/etcd.log", f"{d}/etcd.sh", f"{d}/powerfs.log"]

@@ -15,7 +15,9 @@ from systems.registry import dataclass_from
 
 class EtcdSystem(DeployedSystem):
     name = "etcd"
-    capabilities = Capabilities(operations=SET_OPS | REGISTER_OPS, host_env=True)
+    capabilities = Capabilities(
+        operations=SET_OPS | REGISTER_OPS, host_env=True, data_dir=True, single_value=True
+    )
 
     def __init__(self, config: EtcdConfig) -> None:
         self.config = config

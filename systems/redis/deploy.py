@@ -5,6 +5,8 @@ On each host everything lives in ``/var/lib/dynamo-harness/<cluster>/<node>/``::
 
     redis.conf  redis.sh  redis.pid  redis.log  redis/        the server and its data
     sentinel.conf  sentinel.sh  sentinel.pid  sentinel.log  sentinel/
+    powerfs/  powerfs.log      under the power-loss fault (``nemesis.power``): redis/ is a
+                               powerfs mount over redis.disk/
 
 Both configurations are written fresh at install (Sentinel rewrites its own as it learns
 the topology: that is how a restarted Sentinel remembers a failover). A "node" is the host:
@@ -114,6 +116,10 @@ class RedisDeployment:
     def dir(self, cluster: Cluster, node: str) -> str:
         return cluster.remote_dir(node)
 
+    def data_dir(self, cluster: Cluster, node: str) -> str:
+        """The server's ``dir``: its append-only file (Sentinel keeps its state elsewhere)."""
+        return f"{self.dir(cluster, node)}/redis"
+
     def primary(self, cluster: Cluster) -> str:
         """Where the primary starts: the first node (Sentinel moves it from there)."""
         return cluster.nodes[0]
@@ -180,4 +186,5 @@ class RedisDeployment:
 
     def log_files(self, cluster: Cluster, node: str) -> list[str]:
         d = self.dir(cluster, node)
-        return [f"{d}/{f}" for f in ("redis.log", "sentinel.log", "redis.conf", "sentinel.conf")]
+        files = ("redis.log", "sentinel.log", "redis.conf", "sentinel.conf", "powerfs.log")
+        return [f"{d}/{f}" for f in files]

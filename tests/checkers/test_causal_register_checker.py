@@ -193,3 +193,51 @@ def test_final_reads_holding_a_descendant_or_a_deleted_write_are_not_stale(craft
     result = check(crafted)
     assert result.valid is True
     assert result.details["stale_final_count"] == 0
+
+
+def check_single(h):
+    return CausalRegister().check(h.history(), {"single_value": True})
+
+
+def test_on_a_single_value_store_a_later_blind_write_supersedes_an_earlier_one(crafted):
+    crafted.call(0, "write", "r1", "w-1", context=[], at=0.1)
+    crafted.call(1, "write", "r1", "w-2", context=[], at=0.2)
+    crafted.call(0, "read", "r1", at=1.0, result=["w-2"], final=True)
+    assert check(crafted).details["lost"][0]["id"] == "w-1"  # siblings were owed
+    result = check_single(crafted)
+    assert result.valid is True
+    assert result.details["superseded"] == ["w-1"] and result.details["lost_count"] == 0
+
+
+def test_on_a_single_value_store_a_final_value_written_before_the_write_began_loses_it(
+    crafted,
+):
+    crafted.call(0, "write", "r1", "w-1", context=[], at=0.1)
+    crafted.call(1, "write", "r1", "w-2", context=[], at=0.2)
+    crafted.call(0, "read", "r1", at=1.0, result=["w-1"], final=True)
+    result = check_single(crafted)
+    assert result.valid is False
+    assert [r["id"] for r in result.details["lost"]] == ["w-2"]
+
+
+def test_on_a_single_value_store_a_concurrent_write_may_be_ordered_last(crafted):
+    crafted.invoke(0, "write", 0.1, "r1", "w-1", context=[])
+    crafted.call(1, "write", "r1", "w-2", context=[], at=0.2)
+    crafted.op("ok", 0, "write", 0.6, key="r1", value="w-1", context=[])
+    crafted.call(0, "read", "r1", at=1.0, result=["w-1"], final=True)
+    result = check_single(crafted)
+    assert result.valid is True and result.details["superseded"] == ["w-2"]
+
+
+def test_on_a_single_value_store_only_a_delete_after_the_write_explains_an_absent_key(
+    crafted,
+):
+    crafted.call(0, "delete", "r1", context=[], at=0.1)
+    crafted.call(1, "write", "r1", "w-1", context=[], at=0.2)
+    crafted.call(0, "write", "r2", "w-2", context=[], at=0.3)
+    crafted.call(1, "delete", "r2", context=[], at=0.4)
+    crafted.call(0, "read", "r1", at=1.0, result=[], final=True)
+    crafted.call(0, "read", "r2", at=1.1, result=[], final=True)
+    result = check_single(crafted)
+    assert [r["id"] for r in result.details["lost"]] == ["w-1"]
+    assert result.details["superseded"] == ["w-2"]

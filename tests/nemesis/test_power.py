@@ -34,7 +34,7 @@ OWNERS = ["n2", "n3", "n4"]
 class PowerRecorder(Recorder):
     """A system whose verbs, drops and owner lookups are recorded in one sequence."""
 
-    capabilities = Capabilities(operations=frozenset(), data_dir=True)
+    capabilities = Capabilities(operations=frozenset(), data_dir=True, host_python=True)
 
     def __init__(self, *, owners: Sequence[str] = OWNERS) -> None:
         super().__init__(can_wipe=False)
@@ -138,6 +138,19 @@ def test_replicas_asks_a_node_for_the_owners_and_powers_them_all_off_at_once() -
     assert window.kind == "power" and window.nodes == tuple(OWNERS) and not window.healed
 
 
+def test_replicas_on_a_system_that_names_no_owners_powers_off_every_node() -> None:
+    class FullyReplicated(PowerRecorder):
+        preference_list = None  # type: ignore[assignment]  # etcd, Redis: every node owns
+
+    system = FullyReplicated()
+    nem = bound(system, ("replicas",))
+    op = nem.next_op(random.Random(1))
+    assert op == {"f": "power-off", "value": {"target": "replicas", "nodes": sorted(NODES)}}
+    nem.invoke(op)
+    assert "preflist" not in [verb for verb, _ in system.calls]
+    assert sorted(system.calls[: len(NODES)]) == [("kill", n) for n in sorted(NODES)]
+
+
 def test_replicas_refuses_owners_that_are_not_in_the_cluster() -> None:
     system = PowerRecorder(owners=["n2", "n9"])
     nem = bound(system, ("replicas",))
@@ -173,10 +186,15 @@ def test_the_same_seed_gives_the_same_schedule() -> None:
 def test_a_system_that_names_no_data_directory_is_refused_before_any_host() -> None:
     from harness.options import TestOptions
 
-    o = TestOptions(system="redis", nemesis="power:one")
-    with pytest.raises(ValueError, match="does not name its data directory"):
-        build_parts(o)
-    assert build_parts(TestOptions(nemesis="power")).nemesis.powerfs
+    class Plain:
+        name = "plain"
+        capabilities = Capabilities(operations=frozenset())
+
+    with pytest.raises(ValueError, match="system plain does not name its data directory"):
+        power.check_system(Plain())  # type: ignore[arg-type]
+    for system in ("dynamo", "etcd", "redis"):
+        parts = build_parts(TestOptions(system=system, nemesis="power:one"))
+        assert parts.nemesis.powerfs and parts.system.capabilities.data_dir
 
 
 def _servers(path: Path) -> list[str]:
