@@ -41,6 +41,12 @@ class TestOptions:
         action="append",
     )
     workload: str = opt("set", "what the clients do", choices=WORKLOADS)
+    workload_option: tuple[str, ...] = opt(
+        (),
+        "KEY=VALUE for the workload, e.g. read=0.5 blind=0.05 (register; the rest of the mix "
+        "are context writes and deletes) or read_ratio=0.2 (set) (repeatable)",
+        action="append",
+    )
     nemesis: str = opt(
         "none",
         "faults, comma-separated: partition, kill, pause, clock, loss, all or none; opt-in: "
@@ -168,6 +174,7 @@ class TestOptions:
         values = {k: v for k, v in data.items() if k in known}
         values["expect"] = tuple(values.get("expect", ()))
         values["system_option"] = tuple(values.get("system_option", ()))
+        values["workload_option"] = tuple(values.get("workload_option", ()))
         return cls(**values)
 
     @classmethod
@@ -216,4 +223,5 @@ def from_namespace(ns: argparse.Namespace) -> TestOptions:
     }
     values["expect"] = tuple(values.get("expect") or ())
     values["system_option"] = tuple(values.get("system_option") or ())
+    values["workload_option"] = tuple(values.get("workload_option") or ())
     return TestOptions(**values)

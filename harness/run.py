@@ -95,7 +95,7 @@ class Parts:
 
 def build_parts(o: TestOptions) -> Parts:
     """The system, workload and nemesis ``o`` names; ``ValueError`` saying what cannot run."""
-    workload = workloads.build(o.workload, o.keys)
+    workload = workloads.build(o.workload, o.keys, o.workload_option)
     nemesis = nemesis_protocol.build(o.nemesis)
     system = registry.configure(o.system, o, o.system_option)
     caps = system.capabilities

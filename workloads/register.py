@@ -30,6 +30,16 @@ class RegisterWorkload:
         context_write: float = 0.25,
         zipfian: bool = False,
     ) -> None:
+        """The mix: ``read``, ``blind`` and ``context_write`` are the shares of reads, blind
+        writes and writes with the worker's last-read context; the rest are deletes (which,
+        like context writes, need a context: without one they become blind writes)."""
+        shares = {"read": read, "blind": blind, "context_write": context_write}
+        bad = [f"{k}={v}" for k, v in shares.items() if not 0.0 <= v <= 1.0]
+        if bad or sum(shares.values()) > 1.0 + 1e-9:
+            raise ValueError(
+                f"register workload: read, blind and context_write are shares in [0, 1] "
+                f"summing to at most 1 (the rest are deletes), not {', '.join(bad) or shares}"
+            )
         self.keys = [f"{self.prefix}{i}" for i in range(keys)]
         self.read, self.blind, self.context_write = read, blind, context_write
         self._cum = zipf_weights(keys) if zipfian else None

@@ -18,7 +18,9 @@ class SetWorkload:
     name = "set"
     operations = SET_OPS
 
-    def __init__(self, keys: int = 5, read_ratio: float = 0.1) -> None:
+    def __init__(self, keys: int = 5, *, read_ratio: float = 0.1) -> None:
+        if not 0.0 <= read_ratio <= 1.0:
+            raise ValueError(f"set workload: read_ratio is a share in [0, 1], not {read_ratio}")
         self.keys = [f"s{i}" for i in range(keys)]
         self.read_ratio = read_ratio
         self._next = 0
