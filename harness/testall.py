@@ -135,14 +135,15 @@ PRESET: tuple[Cell, ...] = (
         "kill:one",
         "siblings",
         options=(
-            ("keys", 20),
-            ("nemesis_interval", 8.0),
+            ("keys", 200),
+            ("nemesis_interval", 7.0),
             ("time_limit", 30.0),
             ("anti_entropy_bound", 20.0),
             (
                 "system_option",
                 ("strict_quorum=true", "tombstone_grace=1", "anti_entropy_interval=0.2"),
             ),
+            ("workload_option", ("read=0.5", "blind=0.05", "context_write=0.1")),
         ),
         purpose="deletes while an owner is down, a 1 s tombstone grace: nothing reaped "
         "comes back (catches reap-by-grace-alone.patch)",

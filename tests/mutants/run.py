@@ -88,10 +88,13 @@ MUTANTS = {
         "the tombstone reaper reaps once the grace has passed, without asking the owners "
         "for their copies or the members for hints (a down owner's old value comes back)",
         (
-            *("--workload", "register", "--keys", "20", "--nemesis", "kill:one"),
-            *("--time-limit", "30", "--nemesis-interval", "8", "--anti-entropy-bound", "20"),
+            *("--workload", "register", "--keys", "200", "--nemesis", "kill:one"),
+            *("--time-limit", "30", "--nemesis-interval", "7", "--anti-entropy-bound", "20"),
             *("--system-option", "strict_quorum=true", "--system-option", "tombstone_grace=1"),
             *("--system-option", "anti_entropy_interval=0.2"),
+            # a mix heavy in deletes (35%: what is not read, blind or context-written)
+            *("--workload-option", "read=0.5", "--workload-option", "blind=0.05"),
+            *("--workload-option", "context_write=0.1"),
         ),
     ),
 }
