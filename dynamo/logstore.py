@@ -138,7 +138,9 @@ class LogStorage(GroupCommitStorage):
         self.path = path
         self.compact_min = compact_min
         self.compactions = 0
-        path.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            path.mkdir(parents=True)
+            _fsync_dir(path.parent)
         self._dir_lock = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
         try:
             fcntl.flock(self._dir_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -162,7 +164,11 @@ class LogStorage(GroupCommitStorage):
         self._compact_now = False
         """``compact`` asked for one."""
         (path / "compact").unlink(missing_ok=True)
-        self._fd, self._size = self._open_current()
+        try:
+            self._fd, self._size = self._open_current()
+        except BaseException:
+            os.close(self._dir_lock)
+            raise
         for key, targets in self._disk_hints.items():
             self.hints[key] = set(targets)
         self._start()
@@ -176,15 +182,20 @@ class LogStorage(GroupCommitStorage):
         if created:
             os.fsync(fd)
             _fsync_dir(self.path)
-        with open(current, "rb") as f:
-            data = f.read()
-        size = 0
-        for offset, end, body in frames(data, str(current)):
-            self._apply(offset + HEADER.size, body)
-            size = end
-        if size < len(data):
-            os.ftruncate(fd, size)  # a torn tail: never acknowledged
-            os.fsync(fd)
+        try:
+            with open(current, "rb") as f:
+                data = f.read()
+            size = 0
+            for offset, end, body in frames(data, str(current)):
+                self._apply(offset + HEADER.size, body)
+                size = end
+            if size < len(data):
+                log.warning("%s: cut a torn tail of %d bytes", current, len(data) - size)
+                os.ftruncate(fd, size)  # never acknowledged: its fdatasync had not returned
+                os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            raise
         return fd, size
 
     def _apply(self, base: int, body: bytes) -> None:
