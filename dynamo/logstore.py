@@ -199,26 +199,29 @@ class LogStorage(GroupCommitStorage):
         return fd, size
 
     def _apply(self, base: int, body: bytes) -> None:
-        """Bring the key directory, hints and metadata up to date with a durable frame whose
-        body starts at file offset ``base`` (the writer thread, or the opener)."""
-        keys, hints = self._keys, self._disk_hints
+        """Replay a frame whose body starts at file offset ``base``."""
         for offset, length, record in records(body):
-            kind, key = record[0], record[1]
-            if kind == PUT:
-                old = keys.get(key)
-                self._live += length - (old.length if old else 0)
-                keys[key] = Slot(base + offset, length, hash_prefix(key))
-                if record[3] is not None:
-                    hints.setdefault(key, set()).add(record[3])
-            elif kind == DELETE:
-                old = keys.pop(key, None)
-                self._live -= old.length if old else 0
-            elif kind == HINT:
-                hints.setdefault(key, set()).add(record[2])
-            elif kind == UNHINT:
-                drop_hint(hints, record[2], key)
-            else:
-                self._meta[key] = record[2]
+            self._apply_record(record, base + offset, length)
+
+    def _apply_record(self, record: list[Any], offset: int, length: int) -> None:
+        """Bring the key directory, hints and metadata up to date with a durable record (the
+        opener, or the writer thread under ``_lock``)."""
+        kind, key, keys, hints = record[0], record[1], self._keys, self._disk_hints
+        if kind == PUT:
+            old = keys.get(key)
+            self._live += length - (old.length if old else 0)
+            keys[key] = Slot(offset, length, hash_prefix(key))
+            if record[3] is not None:
+                hints.setdefault(key, set()).add(record[3])
+        elif kind == DELETE:
+            old = keys.pop(key, None)
+            self._live -= old.length if old else 0
+        elif kind == HINT:
+            hints.setdefault(key, set()).add(record[2])
+        elif kind == UNHINT:
+            drop_hint(hints, record[2], key)
+        else:
+            self._meta[key] = record[2]
 
     # --- reads ---------------------------------------------------------------------------
 
@@ -276,21 +279,22 @@ class LogStorage(GroupCommitStorage):
         if self._failed is not None:
             return self._failed
         packb = msgpack.packb
-        parts = []
+        applied: list[list[Any]] = []
         for w in batch:
             if w.op == "compact":
                 self._compact_now = True
             elif w.op == "put":
-                parts.append(packb([PUT, w.key, w.blob, w.target]))
+                applied.append([PUT, w.key, w.blob, w.target])
             elif w.op == "delete":
-                parts.append(packb([DELETE, w.key]))
+                applied.append([DELETE, w.key])
             elif w.op == "unhint":
-                parts.append(packb([UNHINT, w.key, w.target]))
+                applied.append([UNHINT, w.key, w.target])
             else:
                 assert w.blob is not None
-                parts.append(packb([META, w.key, w.blob.decode()]))
-        if not parts:
+                applied.append([META, w.key, w.blob.decode()])
+        if not applied:
             return None
+        parts = [packb(record) for record in applied]
         body = b"".join(parts)
         data = frame(body)
         try:
@@ -306,8 +310,11 @@ class LogStorage(GroupCommitStorage):
         except OSError as e:
             self._failed = e
             return e
+        offset = self._size + HEADER.size
         with self._lock:
-            self._apply(self._size + HEADER.size, body)
+            for record, part in zip(applied, parts, strict=True):
+                self._apply_record(record, offset, len(part))
+                offset += len(part)
         self._size += len(data)
         return None
 
