@@ -21,6 +21,9 @@ hinted object, so a fallback that acknowledged a hinted write still holds the hi
 
 Each row keeps the top 32 bits of the key's MD5 so a partition's keys (for anti-entropy and
 hand-off) are one range scan whatever the partition count.
+
+The cache, the pending writes and the writer thread are ``GroupCommitStorage``, which the log
+engine (``dynamo.logstore``, ``--storage log``) shares: an engine brings its ``_commit``.
 """
 
 from __future__ import annotations
