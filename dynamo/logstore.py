@@ -57,6 +57,8 @@ HEADER = struct.Struct("<II")
 COMPACT_MIN = 16 << 20
 COMPACT_CHUNK = 1 << 20
 """Bytes of records per frame of a compacted file."""
+PREALLOCATE = 1 << 20
+"""Zeros written ahead of the last frame at a time, so most ``fdatasync``s change no size."""
 
 log = logging.getLogger(__name__)
 
@@ -116,10 +118,11 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: bytes, offset: int) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view) :]
+        written = os.pwrite(fd, view, offset)
+        view, offset = view[written:], offset + written
 
 
 class LogStorage(GroupCommitStorage):
@@ -166,6 +169,8 @@ class LogStorage(GroupCommitStorage):
         (path / "compact").unlink(missing_ok=True)
         try:
             self._fd, self._size = self._open_current()
+            self._allocated = os.fstat(self._fd).st_size
+            """The file's size: zeros from ``_size`` on."""
         except BaseException:
             os.close(self._dir_lock)
             raise
@@ -178,7 +183,7 @@ class LogStorage(GroupCommitStorage):
     def _open_current(self) -> tuple[int, int]:
         current = self.path / "current"
         created = not current.exists()
-        fd = os.open(current, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        fd = os.open(current, os.O_RDWR | os.O_CREAT, 0o644)
         if created:
             os.fsync(fd)
             _fsync_dir(self.path)
@@ -189,7 +194,7 @@ class LogStorage(GroupCommitStorage):
             for offset, end, body in frames(data, str(current)):
                 self._apply(offset + HEADER.size, body)
                 size = end
-            if size < len(data):
+            if data.count(0, size) < len(data) - size:  # not only the zeros written ahead
                 log.warning("%s: cut a torn tail of %d bytes", current, len(data) - size)
                 os.ftruncate(fd, size)  # never acknowledged: its fdatasync had not returned
                 os.fsync(fd)
@@ -297,11 +302,16 @@ class LogStorage(GroupCommitStorage):
         parts = [packb(record) for record in applied]
         body = b"".join(parts)
         data = frame(body)
+        end = self._size + len(data)
         try:
-            _write_all(self._fd, data)
+            if end > self._allocated:  # this fdatasync journals the new size, once a MiB
+                _write_all(self._fd, bytes(end + PREALLOCATE - self._allocated), self._allocated)
+                self._allocated = end + PREALLOCATE
+            _write_all(self._fd, data, self._size)
         except OSError as e:
             try:
                 os.ftruncate(self._fd, self._size)
+                self._allocated = self._size
             except OSError:
                 self._failed = e
             return e
@@ -332,7 +342,7 @@ class LogStorage(GroupCommitStorage):
         """Rewrite the live records to a new file and rename it over ``current`` (the
         writer thread, between batches; or a test, with the writer idle)."""
         compact, current = self.path / "compact", self.path / "current"
-        fd = os.open(compact, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+        fd = os.open(compact, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
         keys: dict[str, Slot] = {}
         size, chunk, chunk_keys = 0, bytearray(), []
 
@@ -340,7 +350,7 @@ class LogStorage(GroupCommitStorage):
             nonlocal size, chunk
             if chunk:
                 data = frame(bytes(chunk))
-                _write_all(fd, data)
+                _write_all(fd, data, size)
                 base = size + HEADER.size
                 for key, offset, length in chunk_keys:
                     keys[key] = Slot(base + offset, length, hash_prefix(key))
@@ -388,7 +398,7 @@ class LogStorage(GroupCommitStorage):
         with self._lock:
             old, self._fd, self._keys = self._fd, fd, keys
         os.close(old)
-        self._size = size
+        self._size = self._allocated = size
         self._live = sum(s.length for s in keys.values())
         self.compactions += 1
 

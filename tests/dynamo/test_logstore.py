@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dynamo import logstore
-from dynamo.logstore import HEADER, CorruptLog, LogStorage
+from dynamo.logstore import HEADER, CorruptLog, LogStorage, frames
 from dynamo.versions import VersionedObject, update
 
 
@@ -60,7 +60,7 @@ def crash(store: LogStorage) -> None:
 def test_a_torn_tail_is_cut_off_and_the_rest_replays(tmp_path: Path) -> None:
     write(tmp_path / "log", 10).close()
     current = tmp_path / "log" / "current"
-    whole = current.stat().st_size
+    *_, (_, whole, _) = frames(current.read_bytes(), "")
     with open(current, "r+b") as f:
         f.truncate(whole - 3)  # the last batch's write reached disk only in part
     again = LogStorage(tmp_path / "log")
@@ -195,8 +195,8 @@ def test_a_failed_write_fails_its_batch_and_leaves_the_file_whole(
 ) -> None:
     real_write_all = logstore._write_all
 
-    def disk_full(fd: int, data: bytes) -> None:
-        real_write_all(fd, data[: len(data) // 2])
+    def disk_full(fd: int, data: bytes, offset: int) -> None:
+        real_write_all(fd, data[: len(data) // 2], offset)
         raise OSError(errno.ENOSPC, "No space left on device")
 
     async def run() -> None:
