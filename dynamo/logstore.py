@@ -10,9 +10,10 @@ body of msgpack records laid end to end::
 A batch is made durable with one ``pwrite`` and one ``fdatasync``: that replaces SQLite's
 commit (its B-tree pages, WAL frames and checksums) and is most of why this engine costs
 less CPU per put. The file is kept a MiB of written zeros ahead of its last frame, so most
-``fdatasync``s have no new size to journal; replay ends at the first zeroed header. The futures of a batch resolve after its ``fdatasync`` returned, exactly
-as ``SqliteStorage``'s after ``COMMIT``; the group commit, the cache of decoded objects
-and reads of queued writes are the same code (``GroupCommitStorage``).
+``fdatasync``s have no new size to journal; replay ends at the first zeroed header. The
+futures of a batch resolve after its ``fdatasync`` returned, exactly as ``SqliteStorage``'s
+after ``COMMIT``; the group commit, the cache of decoded objects and reads of queued writes
+are the same code (``GroupCommitStorage``).
 
 In memory, a key directory maps each live key to where its record lies (offset, length)
 and its hash prefix; a read the cache misses is one ``pread``. ``scan`` walks the
