@@ -6,7 +6,8 @@ every acknowledged write is read back. Prints, per build, trials / acked / lost.
 
 Builds: ``real`` (the node as shipped: WAL, synchronous=FULL, acks after COMMIT), ``sync-off``
 (``bench/sync_off_node.py``: SQLite synchronous=OFF, acks before anything is fsynced) and
-``buffered`` (``dynamo node --buffered``: acks before COMMIT). ``--fault kill`` skips the
+``buffered`` (``dynamo node --buffered``: acks before COMMIT); ``log`` and ``log-buffered``
+are ``real`` and ``buffered`` on the log engine (``--storage log``). ``--fault kill`` skips the
 drop: the control that shows ``kill -9`` alone cannot catch ``sync-off``. ``--nodes 3`` runs
 a loopback cluster (N=3, R=2, W=2), each node on a powerfs mount of its own, and ``--target``
 says whom each trial hits at one instant: ``all`` (the whole replica set of every key) or
@@ -42,6 +43,8 @@ BUILDS: dict[str, tuple[list[str], list[str]]] = {
     "real": ([sys.executable, "-m", "dynamo"], []),
     "sync-off": ([sys.executable, str(Path(__file__).with_name("sync_off_node.py"))], []),
     "buffered": ([sys.executable, "-m", "dynamo"], ["--buffered"]),
+    "log": ([sys.executable, "-m", "dynamo"], ["--storage", "log"]),
+    "log-buffered": ([sys.executable, "-m", "dynamo"], ["--storage", "log", "--buffered"]),
 }
 
 

@@ -16,6 +16,7 @@ import asyncio
 import collections
 import os
 import pstats
+import shlex
 import shutil
 import signal
 import subprocess
@@ -91,6 +92,7 @@ def main() -> None:
     parser.add_argument("--no-profile", action="store_true", help="only the CPU split")
     parser.add_argument("--cprofile", action="store_true", help="n1 under cProfile, no py-spy")
     parser.add_argument("--native", action="store_true", help="C frames too (py-spy --native)")
+    parser.add_argument("--node-args", default="", help="extra `dynamo node` options")
     args = parser.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     try:
@@ -101,7 +103,10 @@ def main() -> None:
         pass
     ProfiledCluster.stats = args.out.with_suffix(".pstats").absolute()
     cluster_class = ProfiledCluster if args.cprofile else LoopbackCluster
-    with tempfile.TemporaryDirectory() as tmp, cluster_class(Path(tmp), 5) as cluster:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        cluster_class(Path(tmp), 5, node_args=shlex.split(args.node_args)) as cluster,
+    ):
         addresses = list(cluster.addresses.values())
         pids = [p.pid for p in cluster.procs.values()]
         asyncio.run(preload(addresses, args.keys))

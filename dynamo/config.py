@@ -13,6 +13,8 @@ from dynamo.ring import DEFAULT_PARTITIONS
 
 Mode = Literal["siblings", "lww"]
 MODES: tuple[Mode, ...] = ("siblings", "lww")
+Engine = Literal["sqlite", "log"]
+ENGINES: tuple[Engine, ...] = ("sqlite", "log")
 
 
 @dataclass
@@ -29,6 +31,9 @@ class NodeConfig:
     w: int = 2
     mode: Mode = "siblings"
     buffered: bool = False
+    storage: Engine = "sqlite"
+    """The storage engine under ``data_dir``: SQLite (``data.sqlite``) or an append-only log
+    (``data.log/``, ``dynamo.logstore``)."""
     partitions: int = DEFAULT_PARTITIONS
     request_timeout: float = 2.0
     connect_timeout: float = 1.0
@@ -61,6 +66,8 @@ class NodeConfig:
             split_address(address)
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if self.storage not in ENGINES:
+            raise ValueError(f"storage must be one of {', '.join(ENGINES)}, not {self.storage!r}")
         if not self.n >= 1:
             raise ValueError("n must be at least 1")
         for name, value in (("r", self.r), ("w", self.w)):

@@ -1,6 +1,7 @@
 """Metadata saves (the cluster state, actor leases) off the event loop.
 
-SQLite's ``meta_set`` commits with ``fsync``: milliseconds the loop would otherwise spend not
+SQLite's ``meta_set`` commits with ``fsync`` (the log's waits for its writer's next
+``fdatasync``): milliseconds the loop would otherwise spend not
 serving. ``MetaWriter`` runs them on one thread of its own, in the order they were asked for;
 a value that is superseded before its turn is not written at all (the later one is). Engines
 whose ``meta_set`` costs nothing (memory, the simulator's disk) are written at once on the
@@ -17,6 +18,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from dynamo.logstore import LogStorage
 from dynamo.storage import SqliteStorage, Storage
 
 
@@ -25,7 +27,7 @@ class MetaWriter:
         self.storage = storage
         self._executor = (
             ThreadPoolExecutor(1, thread_name_prefix="meta")
-            if isinstance(storage, SqliteStorage)
+            if isinstance(storage, SqliteStorage | LogStorage)
             else None
         )
         self._lock = threading.Lock()

@@ -29,6 +29,7 @@ from dynamo.errors import (
     RemoteError,
     RequestTimeout,
 )
+from dynamo.logstore import LogStorage
 from dynamo.membership import ClusterState, Health, Member
 from dynamo.merkle import Tree
 from dynamo.meta import MetaWriter
@@ -105,11 +106,7 @@ class Node:
         if self.early_ack:
             log.warning("--unsafe-early-ack: puts are acknowledged before they are durable")
         if storage is None:
-            storage = (
-                SqliteStorage(config.data_dir / "data.sqlite", buffered=config.buffered)
-                if config.data_dir is not None
-                else MemoryStorage()
-            )
+            storage = open_storage(config)
         self.storage: Storage = storage
         self.pool: Transport = transport or Pool(
             connect_timeout=config.connect_timeout, max_frame=config.max_frame, secret=config.secret
@@ -722,6 +719,15 @@ class Node:
         self.meta.close()
         self.storage.close()
         log.info("node %s stopped", self.name)
+
+
+def open_storage(config: NodeConfig) -> Storage:
+    """The engine ``config`` names, in its data directory (in memory without one)."""
+    if config.data_dir is None:
+        return MemoryStorage()
+    if config.storage == "log":
+        return LogStorage(config.data_dir / "data.log", buffered=config.buffered)
+    return SqliteStorage(config.data_dir / "data.sqlite", buffered=config.buffered)
 
 
 async def serve(config: NodeConfig) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from dynamo.config import MODES, NodeConfig
+from dynamo.config import ENGINES, MODES, NodeConfig
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,12 @@ OPTIONS: tuple[NodeOption, ...] = (
         "buffered",
         "acknowledge puts before they reach disk (the paper's write buffer; loses the "
         "last acknowledged writes on a crash)",
+    ),
+    NodeOption(
+        "storage",
+        "storage engine: SQLite, or an append-only log with an in-memory key directory",
+        str,
+        choices=ENGINES,
     ),
     NodeOption("partitions", "Q, a power of two", int),
     NodeOption("request_timeout", "seconds", float),

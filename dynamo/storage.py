@@ -21,6 +21,9 @@ hinted object, so a fallback that acknowledged a hinted write still holds the hi
 
 Each row keeps the top 32 bits of the key's MD5 so a partition's keys (for anti-entropy and
 hand-off) are one range scan whatever the partition count.
+
+The cache, the pending writes and the writer thread are ``GroupCommitStorage``, which the log
+engine (``dynamo.logstore``, ``--storage log``) shares: an engine brings its ``_commit``.
 """
 
 from __future__ import annotations
@@ -118,7 +121,7 @@ class MemoryStorage:
         return _done()
 
     def unhint(self, target: str, key: str) -> asyncio.Future[None]:
-        _drop_hint(self.hints, target, key)
+        drop_hint(self.hints, target, key)
         return _done()
 
     def scan(self, low: int, high: int) -> Iterator[tuple[str, VersionedObject]]:
@@ -139,7 +142,7 @@ class MemoryStorage:
         pass
 
 
-def _drop_hint(hints: dict[str, set[str]], target: str, key: str) -> None:
+def drop_hint(hints: dict[str, set[str]], target: str, key: str) -> None:
     targets = hints.get(key)
     if targets is not None:
         targets.discard(target)
@@ -154,12 +157,15 @@ def _done() -> asyncio.Future[None]:
 
 
 @dataclass(slots=True)
-class _Write:
-    op: Literal["put", "delete", "unhint"]
+class Write:
+    op: Literal["put", "delete", "unhint", "meta", "compact"]
     key: str
     blob: bytes | None = None
     target: str | None = None
     done: asyncio.Future[None] | None = None
+    synced: threading.Event | None = None
+    """A caller off the loop (``meta_set``) waits on this; ``error`` says how it went."""
+    error: BaseException | None = None
 
 
 _SCHEMA = """
@@ -173,38 +179,37 @@ CREATE TABLE IF NOT EXISTS hints (target TEXT, key TEXT, PRIMARY KEY (target, ke
 CACHE_OBJECTS = 200_000
 
 
-class SqliteStorage:
-    """SQLite in WAL mode with ``synchronous=FULL``, a group-committing writer thread and a
-    cache of up to ``cache_objects`` decoded objects (oldest inserted evicted first)."""
+class GroupCommitStorage:
+    """What the durable engines share: a cache of up to ``cache_objects`` decoded objects
+    (oldest inserted evicted first), the writes queued and not yet durable, and a writer
+    thread that makes everything queued since its last commit durable as one batch
+    (``_commit``) and then resolves the batch's futures on the loop. An engine supplies
+    ``_read_disk`` and ``_commit``, loads ``hints``, then calls ``_start``."""
 
-    def __init__(
-        self, path: Path, *, buffered: bool = False, cache_objects: int = CACHE_OBJECTS
-    ) -> None:
-        self.path = path
+    def __init__(self, *, buffered: bool, cache_objects: int) -> None:
         self.buffered = buffered
         self.cache_objects = cache_objects
         self._cache: dict[str, VersionedObject | None] = {}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer_db = self._connect()
-        self._writer_db.executescript(_SCHEMA)
-        self._reader = self._connect()
         self._pending: dict[str, bytes | None] = {}
         """Blobs queued and not yet committed (loop thread only)."""
-        self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Write | None] = queue.SimpleQueue()
         """To the writer thread; None: close."""
         self.hints: dict[str, set[str]] = {}
-        for target, key in self._reader.execute("SELECT target, key FROM hints"):
-            self.hints.setdefault(key, set()).add(target)
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._write_loop, name="storage-writer", daemon=True)
+
+    def _start(self) -> None:
         self._thread.start()
 
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
-        return db
+    def _read_disk(self, key: str) -> bytes | None:
+        raise NotImplementedError
+
+    def _commit(self, batch: list[Write]) -> BaseException | None:
+        raise NotImplementedError
+
+    def _after_batch(self) -> None:
+        """The writer thread, after a batch's futures were handed to the loop."""
 
     def get(self, key: str) -> VersionedObject | None:
         try:
@@ -216,11 +221,7 @@ class SqliteStorage:
         return obj
 
     def _read(self, key: str) -> VersionedObject | None:
-        if key in self._pending:
-            blob = self._pending.get(key)
-        else:
-            row = self._reader.execute("SELECT obj FROM objects WHERE key = ?", (key,)).fetchone()
-            blob = row[0] if row else None
+        blob = self._pending.get(key) if key in self._pending else self._read_disk(key)
         return unpack(blob) if blob is not None else None
 
     def _remember(self, key: str, obj: VersionedObject | None) -> None:
@@ -233,17 +234,17 @@ class SqliteStorage:
         if hint is not None:
             self.hints.setdefault(key, set()).add(hint)
         self._remember(key, obj)
-        return self._enqueue(_Write("put", key, pack(obj), hint))
+        return self._enqueue(Write("put", key, pack(obj), hint))
 
     def delete(self, key: str) -> asyncio.Future[None]:
         self._remember(key, None)
-        return self._enqueue(_Write("delete", key))
+        return self._enqueue(Write("delete", key))
 
     def unhint(self, target: str, key: str) -> asyncio.Future[None]:
-        _drop_hint(self.hints, target, key)
-        return self._enqueue(_Write("unhint", key, target=target))
+        drop_hint(self.hints, target, key)
+        return self._enqueue(Write("unhint", key, target=target))
 
-    def _enqueue(self, write: _Write) -> asyncio.Future[None]:
+    def _enqueue(self, write: Write) -> asyncio.Future[None]:
         loop = asyncio.get_running_loop()
         self._loop = loop
         fut: asyncio.Future[None] = loop.create_future()
@@ -263,7 +264,7 @@ class SqliteStorage:
         closing = False
         while not closing:
             first = self._queue.get()
-            batch: list[_Write] = []
+            batch: list[Write] = []
             if first is None:
                 closing = True
             else:
@@ -283,20 +284,52 @@ class SqliteStorage:
             if self._loop is not None:
                 with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
                     self._loop.call_soon_threadsafe(self._committed, batch, error)
+            self._after_batch()
+            for w in batch:
+                if w.synced is not None:
+                    w.error = error
+                    w.synced.set()
 
-    def _committed(self, batch: list[_Write], error: BaseException | None) -> None:
-        """On the loop, once per batch, after its ``COMMIT`` returned (or failed: then the
-        cache forgets the batch's keys, so reads go back to what is on disk). Reads of the
-        batch's keys go to SQLite from now on, unless a newer write is pending."""
+    def _committed(self, batch: list[Write], error: BaseException | None) -> None:
+        """On the loop, once per batch, after it is durable (or failed: then the cache
+        forgets the batch's keys, so reads go back to what is on disk). Reads of the batch's
+        keys go to disk from now on, unless a newer write is pending."""
         pending, cache = self._pending, self._cache
         for w in batch:
-            if w.op != "unhint" and pending.get(w.key, 0) is w.blob:
+            if w.op in ("put", "delete") and pending.get(w.key, 0) is w.blob:
                 del pending[w.key]
-            if error is not None:
+            if error is not None and w.op in ("put", "delete", "unhint"):
                 cache.pop(w.key, None)
         _resolve_all([w.done for w in batch if w.done is not None], error)
 
-    def _commit(self, batch: list[_Write]) -> BaseException | None:
+
+class SqliteStorage(GroupCommitStorage):
+    """SQLite in WAL mode with ``synchronous=FULL`` under the group commit."""
+
+    def __init__(
+        self, path: Path, *, buffered: bool = False, cache_objects: int = CACHE_OBJECTS
+    ) -> None:
+        super().__init__(buffered=buffered, cache_objects=cache_objects)
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer_db = self._connect()
+        self._writer_db.executescript(_SCHEMA)
+        self._reader = self._connect()
+        for target, key in self._reader.execute("SELECT target, key FROM hints"):
+            self.hints.setdefault(key, set()).add(target)
+        self._start()
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        return db
+
+    def _read_disk(self, key: str) -> bytes | None:
+        row = self._reader.execute("SELECT obj FROM objects WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _commit(self, batch: list[Write]) -> BaseException | None:
         """One transaction for the batch: the last operation on each key (and on each hint)
         wins, as if they ran in order; one ``executemany`` per kind of statement."""
         objects: dict[str, bytes | None] = {}

@@ -10,22 +10,29 @@ from pathlib import Path
 import pytest
 
 from dynamo.hostile import running, single_node_config
+from dynamo.logstore import LogStorage
 from dynamo.membership import ClusterState
-from dynamo.node import ACTOR_LEASE, Node
-from dynamo.storage import SqliteStorage
+from dynamo.node import ACTOR_LEASE, Node, open_storage
+from dynamo.storage import SqliteStorage, Storage
+
+
+@pytest.fixture(params=["sqlite", "log"])
+def engine(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture
-def meta_threads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
-    """Every SQLite ``meta_set`` as (name, thread)."""
+def meta_threads(monkeypatch: pytest.MonkeyPatch, engine: str) -> list[tuple[str, str]]:
+    """Every ``meta_set`` of the engine as (name, thread)."""
     calls: list[tuple[str, str]] = []
-    original = SqliteStorage.meta_set
+    cls = LogStorage if engine == "log" else SqliteStorage
+    original = cls.meta_set
 
-    def recording(self: SqliteStorage, name: str, value: str) -> None:
+    def recording(self: Storage, name: str, value: str) -> None:
         calls.append((name, threading.current_thread().name))
-        original(self, name, value)
+        original(self, name, value)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(SqliteStorage, "meta_set", recording)
+    monkeypatch.setattr(cls, "meta_set", recording)
     return calls
 
 
@@ -38,9 +45,9 @@ def test_stop_works_when_start_never_ran(tmp_path: Path) -> None:
 
 
 def test_gossip_and_lease_saves_run_off_the_loop_and_land_by_stop(
-    tmp_path: Path, meta_threads: list[tuple[str, str]]
+    tmp_path: Path, meta_threads: list[tuple[str, str]], engine: str
 ) -> None:
-    config = single_node_config(tmp_path / "n1")
+    config = single_node_config(tmp_path / "n1", storage=engine)
     puts = ACTOR_LEASE + 100
 
     async def first_run() -> set[str]:
@@ -65,7 +72,7 @@ def test_gossip_and_lease_saves_run_off_the_loop_and_land_by_stop(
         return actors
 
     before = asyncio.run(first_run())
-    storage = SqliteStorage(tmp_path / "n1" / "data.sqlite")
+    storage = open_storage(config)
     saved = storage.meta_get("cluster_state")
     storage.close()
     assert saved is not None

@@ -3,11 +3,28 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dynamo.storage import SqliteStorage, prefix_range
+import pytest
+
+from dynamo.logstore import LogStorage, frames, records
+from dynamo.storage import GroupCommitStorage, SqliteStorage, prefix_range
 from dynamo.versions import VersionedObject, update
+
+Open = Callable[[Path], GroupCommitStorage]
+
+
+@pytest.fixture(params=["sqlite", "log"])
+def engine(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def opener(engine: str) -> Open:
+    if engine == "log":
+        return lambda path: LogStorage(path.with_suffix(".log"))
+    return lambda path: SqliteStorage(path)
 
 
 def obj(value: bytes, actor: str = "n1.a.1") -> VersionedObject:
@@ -16,14 +33,14 @@ def obj(value: bytes, actor: str = "n1.a.1") -> VersionedObject:
     return new
 
 
-def test_a_resolved_put_is_on_disk_for_a_new_process(tmp_path: Path) -> None:
+def test_a_resolved_put_is_on_disk_for_a_new_process(tmp_path: Path, engine: str) -> None:
     async def write() -> None:
-        store = SqliteStorage(tmp_path / "d.sqlite")
+        store = opener(engine)(tmp_path / "d.sqlite")
         await asyncio.gather(*(store.put(f"k{i}", obj(b"v%d" % i)) for i in range(500)))
         store.close()
 
     asyncio.run(write())
-    reopened = SqliteStorage(tmp_path / "d.sqlite")
+    reopened = opener(engine)(tmp_path / "d.sqlite")
     try:
         assert reopened.count() == 500
         got = reopened.get("k7")
@@ -32,9 +49,9 @@ def test_a_resolved_put_is_on_disk_for_a_new_process(tmp_path: Path) -> None:
         reopened.close()
 
 
-def test_reads_see_writes_that_are_still_being_committed(tmp_path: Path) -> None:
+def test_reads_see_writes_that_are_still_being_committed(tmp_path: Path, engine: str) -> None:
     async def scenario() -> list[bytes]:
-        store = SqliteStorage(tmp_path / "d.sqlite")
+        store = opener(engine)(tmp_path / "d.sqlite")
         fut = store.put("k", obj(b"pending"))
         seen = store.get("k")
         await fut
@@ -45,9 +62,9 @@ def test_reads_see_writes_that_are_still_being_committed(tmp_path: Path) -> None
     assert asyncio.run(scenario()) == [b"pending"]
 
 
-def test_scan_of_all_partitions_covers_every_key_once(tmp_path: Path) -> None:
+def test_scan_of_all_partitions_covers_every_key_once(tmp_path: Path, engine: str) -> None:
     async def scenario() -> list[str]:
-        store = SqliteStorage(tmp_path / "d.sqlite")
+        store = opener(engine)(tmp_path / "d.sqlite")
         await asyncio.gather(*(store.put(f"k{i}", obj(b"x")) for i in range(300)))
         keys = [k for p in range(16) for k, _ in store.scan(*prefix_range(p, 16))]
         store.close()
@@ -57,20 +74,20 @@ def test_scan_of_all_partitions_covers_every_key_once(tmp_path: Path) -> None:
     assert sorted(keys) == sorted(f"k{i}" for i in range(300))
 
 
-def test_metadata_is_durable(tmp_path: Path) -> None:
-    store = SqliteStorage(tmp_path / "d.sqlite")
+def test_metadata_is_durable(tmp_path: Path, engine: str) -> None:
+    store = opener(engine)(tmp_path / "d.sqlite")
     store.meta_set("incarnation", "abc")
     store.close()
-    again = SqliteStorage(tmp_path / "d.sqlite")
+    again = opener(engine)(tmp_path / "d.sqlite")
     assert again.meta_get("incarnation") == "abc"
     again.close()
 
 
-def test_no_put_resolves_before_its_batch_is_committed(tmp_path: Path) -> None:
+def test_no_put_resolves_before_its_batch_is_committed(tmp_path: Path, engine: str) -> None:
     """Group commit: every future of a batch resolves only after its COMMIT returned."""
 
     async def scenario() -> None:
-        store = SqliteStorage(tmp_path / "d.sqlite")
+        store = opener(engine)(tmp_path / "d.sqlite")
         gate, committed = threading.Event(), []
         real_commit = store._commit
 
@@ -88,15 +105,15 @@ def test_no_put_resolves_before_its_batch_is_committed(tmp_path: Path) -> None:
         for key, fut in futures.items():
             await fut
             assert key in committed
-            assert _on_disk(tmp_path / "d.sqlite", key)
+            assert _on_disk(engine, tmp_path / "d.sqlite", key)
         store.close()
 
     asyncio.run(scenario())
 
 
-def test_a_batch_applies_its_operations_in_order(tmp_path: Path) -> None:
+def test_a_batch_applies_its_operations_in_order(tmp_path: Path, engine: str) -> None:
     async def scenario() -> None:
-        store = SqliteStorage(tmp_path / "d.sqlite")
+        store = opener(engine)(tmp_path / "d.sqlite")
         gate = threading.Event()
         real_commit = store._commit
         store._commit = lambda batch: gate.wait(10) and real_commit(batch)  # type: ignore[method-assign]
@@ -115,7 +132,7 @@ def test_a_batch_applies_its_operations_in_order(tmp_path: Path) -> None:
         store.close()
 
     asyncio.run(scenario())
-    again = SqliteStorage(tmp_path / "d.sqlite")
+    again = opener(engine)(tmp_path / "d.sqlite")
     try:
         assert again.get("gone") is None
         back = again.get("back")
@@ -125,7 +142,11 @@ def test_a_batch_applies_its_operations_in_order(tmp_path: Path) -> None:
         again.close()
 
 
-def _on_disk(path: Path, key: str) -> bool:
+def _on_disk(engine: str, path: Path, key: str) -> bool:
+    if engine == "log":
+        data = (path.with_suffix(".log") / "current").read_bytes()
+        puts = {r[1] for _, _, body in frames(data, "") for _, _, r in records(body) if r[0] == 0}
+        return key in puts
     db = sqlite3.connect(path)
     try:
         return db.execute("SELECT 1 FROM objects WHERE key = ?", (key,)).fetchone() is not None

@@ -1,7 +1,8 @@
 """The power-loss fault's teeth, on a real node process: with its data directory on powerfs,
 kill -9 mid-load, drop everything unsynced, restart, read every ack back. The real node
-(WAL, synchronous=FULL) loses nothing; a node that acks before fsync (SQLite
-synchronous=OFF) loses acknowledged writes — which kill -9 alone does not show.
+(WAL, synchronous=FULL; or ``--storage log``: write + fdatasync) loses nothing; a node that
+acks before fsync (SQLite synchronous=OFF, or the log engine ``--buffered``) loses
+acknowledged writes — which kill -9 alone does not show.
 
 A few trials each; ``bench/powerfs_trials.py --trials 20`` is the full run. Under
 ``flock /tmp/dh-cluster.lock``.
@@ -34,10 +35,11 @@ def trials(fuse: None) -> ModuleType:
     return _trials()
 
 
+@pytest.mark.parametrize("build", ["real", "log"], ids=["sqlite", "log"])
 def test_real_node_loses_no_acknowledged_write_over_power_losses(
-    trials: ModuleType, tmp_path: Path
+    trials: ModuleType, tmp_path: Path, build: str
 ) -> None:
-    tally = trials.run_trials("real", 4, tmp_path, log=tmp_path / "powerfs.log")
+    tally = trials.run_trials(build, 4, tmp_path, log=tmp_path / "powerfs.log")
     assert tally.acked > 0
     assert (tally.lost, tally.unstartable) == (0, 0), tally.line()
 
@@ -46,6 +48,14 @@ def test_ack_before_fsync_node_loses_acknowledged_writes_on_power_loss(
     trials: ModuleType, tmp_path: Path
 ) -> None:
     tally = trials.run_trials("sync-off", 3, tmp_path, log=tmp_path / "powerfs.log")
+    assert tally.lost > 0, tally.line()
+
+
+def test_buffered_log_node_loses_acknowledged_writes_on_power_loss(
+    trials: ModuleType, tmp_path: Path
+) -> None:
+    """The log engine's control: acks before fdatasync, so the drop must catch it."""
+    tally = trials.run_trials("log-buffered", 3, tmp_path, log=tmp_path / "powerfs.log")
     assert tally.lost > 0, tally.line()
 
 
