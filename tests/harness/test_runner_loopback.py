@@ -43,7 +43,7 @@ def run(
     kw = {"time_limit": 1.5, "rate": 300, "seed": 1, "settle": 0.2, **kw}
     o = TestOptions(workload=workload, **kw)
     w = history.HistoryWriter(tmp_path / "history.jsonl", history.Clock())
-    system = DynamoSystem(DynamoConfig(), [], "")
+    system = DynamoSystem(DynamoConfig())
     runner = Runner(
         o,
         w,
