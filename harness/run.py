@@ -112,6 +112,12 @@ def build_parts(o: TestOptions) -> Parts:
         )
     if nemesis.powerfs:
         nemesis_power.check_system(system)
+    lacking = sorted(c for c in nemesis.requires if not getattr(caps, c, False))
+    if lacking:
+        raise ValueError(
+            f"system {o.system} cannot take --nemesis {o.nemesis}: it does not declare "
+            f"{', '.join(f'Capabilities.{c}' for c in lacking)} (docs/systems.md)"
+        )
     return Parts(system, workload, nemesis)
 
 

@@ -62,6 +62,8 @@ class Bound:
 
     powerfs = False
     """The nodes' data directories must be powerfs mounts (``nemesis.power``)."""
+    requires: frozenset[str] = frozenset()
+    """The system capabilities this nemesis needs (``nemesis.protocol.Nemesis.requires``)."""
 
     def __init__(self) -> None:
         self.nodes: list[str] = []

@@ -40,6 +40,7 @@ class Compose:
         self.name = "+".join(p.name for p in self.parts) or "none"
         self.fs = frozenset(f for p in self.parts for f in p.fs)
         self.powerfs = any(getattr(p, "powerfs", False) for p in self.parts)
+        self.requires = frozenset(c for p in self.parts for c in getattr(p, "requires", ()))
         self.route: dict[str, Part] = {}
         for p in self.parts:
             for f in p.fs:

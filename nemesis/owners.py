@@ -68,6 +68,7 @@ def ask_owners(who: str, system: Any, cluster: Any, key: str, asked: str) -> lis
 class OwnersNemesis(PartitionNemesis):
     name = "owners"
     fs = frozenset({"start-owners", "stop-owners"})
+    requires = frozenset({"owners"})
 
     def __init__(self, modes: Sequence[str] = MODES) -> None:
         super().__init__(())
@@ -79,7 +80,7 @@ class OwnersNemesis(PartitionNemesis):
         self.lossy_used = False
 
     def setup(self, ctx: NemesisContext) -> None:
-        if not callable(getattr(ctx.system, "preference_list", None)):
+        if not ctx.system.capabilities.owners:
             raise NemesisError(f"owners: {ctx.system.name!r} cannot say who owns a key")
         super().setup(ctx)
 

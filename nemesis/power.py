@@ -168,7 +168,7 @@ class PowerNemesis(Bound):
 
     def setup(self, ctx: NemesisContext) -> None:
         check_system(ctx.system)
-        self.names_owners = callable(getattr(ctx.system, "preference_list", None))
+        self.names_owners = ctx.system.capabilities.owners
         self.bind(ctx)
 
     def next_op(self, rng: random.Random) -> Op | None:

@@ -39,6 +39,9 @@ class Nemesis(Protocol):
     powerfs: bool
     """The nodes' data directories must be powerfs mounts: the harness mounts them after
     install and before the first start, and unmounts them once the nodes are stopped."""
+    requires: frozenset[str]
+    """The ``systems.base.Capabilities`` a system must declare for this nemesis (``owners``
+    for the owners fault); the harness refuses the run before any host is touched."""
 
     def setup(self, ctx: NemesisContext) -> None: ...
 
@@ -62,6 +65,7 @@ class NoNemesis:
 
     name = "none"
     powerfs = False
+    requires: frozenset[str] = frozenset()
 
     def setup(self, ctx: NemesisContext) -> None:
         pass

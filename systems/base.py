@@ -52,6 +52,9 @@ class Capabilities:
     """``System.backlog`` answers: the harness settles until no node owes work."""
     replicas: bool = False
     """``System.replicas`` answers: convergence samples only a key's replicas."""
+    owners: bool = False
+    """``System.preference_list`` answers: a node names a key's owners (the ``owners`` fault
+    and ``power:replicas`` cut exactly them). Without it every node holds every key."""
     host_env: bool = False
     """Its processes start with ``<node dir>/node.env`` exported (clock faults need it)."""
     counters: bool = False

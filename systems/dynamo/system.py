@@ -68,6 +68,7 @@ class DynamoSystem:
         backlog=True,
         counters=True,
         replicas=True,
+        owners=True,
         host_env=True,
         data_dir=True,
         host_python=True,

@@ -42,6 +42,7 @@ REPO = Path(__file__).resolve().parents[2]
         ],
         ["run", "--workload", "set", "--workload-option", "read_ratio=lots"],
         ["run", "--workload-option", "read_ratio"],
+        ["run", "--system", "etcd", "--nemesis", "owners"],
         ["cluster", "sideways"],
         ["test-all", "--nemeses", "none,gremlins"],
         ["test-all", "--test-count", "0"],

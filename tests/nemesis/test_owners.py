@@ -15,6 +15,7 @@ from nemesis import spec as specs
 from nemesis.base import NemesisError
 from nemesis.owners import OwnersNemesis, owners_grudge
 from nemesis.protocol import NemesisContext
+from systems.base import Capabilities
 
 NODES = ["n1", "n2", "n3", "n4", "n5"]
 
@@ -46,6 +47,7 @@ class FakeCluster:
 
 class FakeSystem:
     name = "fake"
+    capabilities = Capabilities(operations=frozenset(), owners=True)
 
     def __init__(self, owners: list[str]) -> None:
         self.owners = owners
@@ -143,3 +145,12 @@ def test_owners_is_opt_in_and_never_composed_with_partition() -> None:
     for other in ("partition", "loss"):
         with pytest.raises(ValueError, match="not with partition or loss"):
             nemesis.build(f"owners,{other}")
+
+
+def test_a_system_that_does_not_declare_owners_is_refused_even_with_a_preference_list() -> None:
+    class Undeclared(FakeSystem):
+        capabilities = Capabilities(operations=frozenset())
+
+    nem = OwnersNemesis(("stop",))
+    with pytest.raises(NemesisError, match="cannot say who owns a key"):
+        nem.setup(NemesisContext(FakeCluster(), Undeclared(["n1"]), random.Random(0)))  # type: ignore[arg-type]

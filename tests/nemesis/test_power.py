@@ -34,7 +34,9 @@ OWNERS = ["n2", "n3", "n4"]
 class PowerRecorder(Recorder):
     """A system whose verbs, drops and owner lookups are recorded in one sequence."""
 
-    capabilities = Capabilities(operations=frozenset(), data_dir=True, host_python=True)
+    capabilities = Capabilities(
+        operations=frozenset(), data_dir=True, host_python=True, owners=True
+    )
 
     def __init__(self, *, owners: Sequence[str] = OWNERS) -> None:
         super().__init__(can_wipe=False)
@@ -140,7 +142,8 @@ def test_replicas_asks_a_node_for_the_owners_and_powers_them_all_off_at_once() -
 
 def test_replicas_on_a_system_that_names_no_owners_powers_off_every_node() -> None:
     class FullyReplicated(PowerRecorder):
-        preference_list = None  # type: ignore[assignment]  # etcd, Redis: every node owns
+        # etcd, Redis: every node holds every key, and no node is asked
+        capabilities = Capabilities(operations=frozenset(), data_dir=True, host_python=True)
 
     system = FullyReplicated()
     nem = bound(system, ("replicas",))
