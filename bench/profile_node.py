@@ -92,6 +92,7 @@ def main() -> None:
     parser.add_argument("--no-profile", action="store_true", help="only the CPU split")
     parser.add_argument("--cprofile", action="store_true", help="n1 under cProfile, no py-spy")
     parser.add_argument("--native", action="store_true", help="C frames too (py-spy --native)")
+    parser.add_argument("--perf", action="store_true", help="n1 under `perf record`: C and kernel")
     parser.add_argument("--node-args", default="", help="extra `dynamo node` options")
     args = parser.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
@@ -116,6 +117,9 @@ def main() -> None:
             cmd.append("--native")
         if args.idle:
             cmd.append("--idle")
+        if args.perf:
+            cmd = ["perf", "record", "-F", "499", "-p", str(pids[0]), "-o", str(args.out)]
+            cmd += ["--", "sleep", str(args.seconds)]
         spy_proc = subprocess.Popen(
             cmd if not (args.cprofile or args.no_profile) else ["true"],
             stdout=subprocess.DEVNULL,
@@ -141,6 +145,11 @@ def main() -> None:
             print(f"{name:>16}: user {u / ops * 1e6:6.0f} µs/op, system {s / ops * 1e6:6.0f} µs/op")
         print(f"{result.rate:,.0f} ops/s, {result.cpu_per_op:.0f} CPU µs/op (all 5 nodes)")
     if args.no_profile:
+        return
+    if args.perf:
+        report = ["perf", "report", "-i", str(args.out), "--stdio", "--no-children"]
+        report += ["--sort", "dso,sym", "--percent-limit", "0.5"]
+        print(subprocess.run(report, capture_output=True, text=True).stdout)
         return
     if args.cprofile:
         stats = pstats.Stats(str(args.out.with_suffix(".pstats")))

@@ -218,3 +218,17 @@ def test_a_routing_client_sends_each_request_to_the_keys_first_live_replica(live
             assert (await client.put(key, b"w")).node == second
 
     asyncio.run(scenario())
+
+
+def test_a_node_process_settles_its_collector_after_start(live) -> None:
+    """``serve`` freezes what start-up made and raises the collector's thresholds, and a
+    node's status shows it (docs/performance.md: the oldest generation's pauses were the
+    put tail)."""
+    from dynamo.node import GC_THRESHOLD
+
+    for _ in range(20):
+        live.client("n3").put(fresh_key("gc"), "x")
+    gc_status = live.client("n3").status()["gc"]
+    assert gc_status["threshold"] == list(GC_THRESHOLD)
+    assert gc_status["frozen"] > 1000  # modules, classes, the node's own objects
+    assert len(gc_status["collections"]) == 3

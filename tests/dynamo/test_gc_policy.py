@@ -1,0 +1,38 @@
+"""The collector policy of a node process (``dynamo.node.settle_gc``)."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+
+import pytest
+
+from dynamo.node import GC_THRESHOLD, settle_gc
+
+
+@pytest.fixture
+def restored_gc() -> Iterator[None]:
+    threshold = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*threshold)
+
+
+def test_settle_gc_freezes_the_live_objects_and_raises_the_thresholds(restored_gc) -> None:
+    kept = [[i] for i in range(1000)]
+    settle_gc()
+    assert gc.get_threshold() == GC_THRESHOLD
+    assert gc.get_freeze_count() >= len(kept)
+
+
+def test_cyclic_garbage_made_after_settling_is_still_collected(restored_gc) -> None:
+    settle_gc()
+
+    class Cycle:
+        pass
+
+    for _ in range(100):
+        a, b = Cycle(), Cycle()
+        a.other, b.other = b, a  # type: ignore[attr-defined]
+        del a, b
+    assert gc.collect() >= 200  # the 100 pairs, unreachable but for their cycles
