@@ -6,7 +6,9 @@
 Starts the same 5-node cluster as ``bench/node_vs_ceiling.py``, writes the keys, then runs
 the load while ``py-spy record --format raw`` samples node n1 (GIL-holding samples only unless
 ``--idle``). Prints the functions with the most samples, self and inclusive, per thread.
-Needs ``py-spy`` in the venv (``pip install py-spy``).
+Needs ``py-spy`` in the venv (``pip install py-spy``). ``--perf`` samples n1 with ``perf record``
+instead and prints its report by library and symbol — the interpreter, uvloop, msgpack and the
+kernel, which py-spy cannot split; ``--cprofile`` runs n1 under cProfile (CPU time).
 """
 
 from __future__ import annotations
