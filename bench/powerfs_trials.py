@@ -149,6 +149,12 @@ def _restart(cluster: LoopbackCluster, names: list[str], mounts: dict[str, Path]
             cluster.start([name])
         except RuntimeError:
             unstartable += 1
+            proc = cluster.procs[name]
+            cluster.kill(name)  # it may still be starting (a long replay): it must not write on
+            proc.wait()
+            log = mounts[name] / "node.log"
+            last = log.read_text(errors="replace").strip().splitlines()[-3:] if log.exists() else []
+            print(f"{name} did not start: {' | '.join(last)[-300:]}", file=sys.stderr)
             _wipe(mounts[name])
             cluster.start([name])
     return unstartable

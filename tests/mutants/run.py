@@ -68,6 +68,15 @@ MUTANTS = {
             "4",
         ),
     ),
+    "log-skips-fdatasync": Mutant(
+        "the log engine (--storage log) acknowledges a batch once its frame reached the "
+        "kernel, never fdatasynced: the same bug as ack-before-fsync, in the other engine",
+        (
+            *("--workload", "set", "--keys", "100", "--nemesis", "power:replicas"),
+            *("--time-limit", "20", "--nemesis-interval", "4"),
+            *("--system-option", "storage=log"),
+        ),
+    ),
     "drop-failed-hint": Mutant(
         "a fallback whose hinted hand-off failed drops the hint and its own copy, as if "
         "delivered (writes that landed on fallbacks only are lost)",
