@@ -150,7 +150,9 @@ def _restart(cluster: LoopbackCluster, names: list[str], mounts: dict[str, Path]
         except RuntimeError:
             unstartable += 1
             proc = cluster.procs[name]
-            cluster.kill(name)  # it may still be starting (a long replay): it must not write on
+            if proc.poll() is None:  # still starting (a long replay): it must not write on
+                with contextlib.suppress(ProcessLookupError):
+                    cluster.kill(name)
             proc.wait()
             log = mounts[name] / "node.log"
             last = log.read_text(errors="replace").strip().splitlines()[-3:] if log.exists() else []
