@@ -97,6 +97,8 @@ def main() -> None:
     parser.add_argument("--perf", action="store_true", help="n1 under `perf record`: C and kernel")
     parser.add_argument("--node-args", default="", help="extra `dynamo node` options")
     args = parser.parse_args()
+    if args.perf and shutil.which("perf") is None:
+        parser.error("--perf needs `perf` on PATH (Debian: apt-get install linux-perf)")
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     try:
         import uvloop
