@@ -73,7 +73,7 @@ def main() -> int:
             alive = cluster.procs["n1"].poll() is None
             rss_after = proc.memory_info().rss if alive else 0
             target.close()
-        bad = bad_stored(Path(tmp) / "n1" / "data.sqlite")
+        bad = bad_stored(Path(tmp) / "n1")
 
     tally = target.tally
     print(f"frames          {tally.frames} ({tally.raw} raw) in {elapsed:.0f} s")

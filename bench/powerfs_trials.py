@@ -4,10 +4,11 @@ every acknowledged write is read back. Prints, per build, trials / acked / lost.
 
     flock /tmp/dh-cluster.lock .venv/bin/python bench/powerfs_trials.py --trials 20
 
-Builds: ``real`` (the node as shipped: WAL, synchronous=FULL, acks after COMMIT), ``sync-off``
-(``bench/sync_off_node.py``: SQLite synchronous=OFF, acks before anything is fsynced) and
-``buffered`` (``dynamo node --buffered``: acks before COMMIT); ``log`` and ``log-buffered``
-are ``real`` and ``buffered`` on the log engine (``--storage log``). ``--fault kill`` skips the
+Builds: ``real`` (the node on SQLite, ``--storage sqlite``: WAL, synchronous=FULL, acks after
+COMMIT), ``sync-off`` (``bench/sync_off_node.py``: SQLite synchronous=OFF, acks before anything
+is fsynced) and ``buffered`` (``--storage sqlite --buffered``: acks before COMMIT); ``log`` and
+``log-buffered`` are ``real`` and ``buffered`` on the log engine (``--storage log``, the
+node's default). ``--fault kill`` skips the
 drop: the control that shows ``kill -9`` alone cannot catch ``sync-off``. ``--nodes 3`` runs
 a loopback cluster (N=3, R=2, W=2), each node on a powerfs mount of its own, and ``--target``
 says whom each trial hits at one instant: ``all`` (the whole replica set of every key) or
@@ -40,9 +41,12 @@ SINGLE = ["--n", "1", "--r", "1", "--w", "1", "--anti-entropy-interval", "0"]
 TRIPLE = ["--n", "3", "--r", "2", "--w", "2", "--anti-entropy-interval", "0"]
 BUILDS: dict[str, tuple[list[str], list[str]]] = {
     # build -> (the command that replaces ``python -m dynamo``, extra node options)
-    "real": ([sys.executable, "-m", "dynamo"], []),
-    "sync-off": ([sys.executable, str(Path(__file__).with_name("sync_off_node.py"))], []),
-    "buffered": ([sys.executable, "-m", "dynamo"], ["--buffered"]),
+    "real": ([sys.executable, "-m", "dynamo"], ["--storage", "sqlite"]),
+    "sync-off": (
+        [sys.executable, str(Path(__file__).with_name("sync_off_node.py"))],
+        ["--storage", "sqlite"],
+    ),
+    "buffered": ([sys.executable, "-m", "dynamo"], ["--storage", "sqlite", "--buffered"]),
     "log": ([sys.executable, "-m", "dynamo"], ["--storage", "log"]),
     "log-buffered": ([sys.executable, "-m", "dynamo"], ["--storage", "log", "--buffered"]),
 }

@@ -13,8 +13,8 @@ from dynamo.ring import DEFAULT_PARTITIONS
 
 Mode = Literal["siblings", "lww"]
 MODES: tuple[Mode, ...] = ("siblings", "lww")
-Engine = Literal["sqlite", "log"]
-ENGINES: tuple[Engine, ...] = ("sqlite", "log")
+Engine = Literal["log", "sqlite"]
+ENGINES: tuple[Engine, ...] = ("log", "sqlite")
 
 
 @dataclass
@@ -31,9 +31,10 @@ class NodeConfig:
     w: int = 2
     mode: Mode = "siblings"
     buffered: bool = False
-    storage: Engine = "sqlite"
-    """The storage engine under ``data_dir``: SQLite (``data.sqlite``) or an append-only log
-    (``data.log/``, ``dynamo.logstore``)."""
+    storage: Engine = "log"
+    """The storage engine under ``data_dir``: an append-only log (``data.log/``,
+    ``dynamo.logstore``) or SQLite (``data.sqlite``). Both ack a put only after ``fdatasync``;
+    the log costs less CPU per put (docs/performance.md)."""
     partitions: int = DEFAULT_PARTITIONS
     request_timeout: float = 2.0
     connect_timeout: float = 1.0

@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 
 from dynamo import schema
 from dynamo.errors import BadRequest
+from dynamo.logstore import META, PUT, frames, records
 from dynamo.protocol import HEADER
 from dynamo.versions import encode_context
 
@@ -269,19 +270,44 @@ def _read(sock: socket.socket, n: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def bad_stored(db: Path) -> list[str]:
-    """What a node's SQLite file holds that it should never have saved: objects or a cluster
-    state that do not pass ``schema``."""
+def stored(data_dir: Path) -> tuple[list[tuple[str, bytes]], list[str]]:
+    """Every object blob (key, blob) and every cluster state (JSON text) a node's data
+    directory holds, whichever engine wrote it: SQLite's current rows, or every record the
+    log was ever written with (overwritten ones too, until a compaction drops them)."""
+    objects: list[tuple[str, bytes]] = []
+    states: list[str] = []
+    current = data_dir / "data.log" / "current"
+    if not (data_dir / "data.sqlite").exists() and not current.exists():
+        raise FileNotFoundError(f"{data_dir} holds neither engine's files")
+    if (data_dir / "data.sqlite").exists():
+        with contextlib.closing(sqlite3.connect(data_dir / "data.sqlite")) as conn:
+            objects += conn.execute("SELECT key, obj FROM objects").fetchall()
+            states += [
+                t for (t,) in conn.execute("SELECT value FROM meta WHERE name = 'cluster_state'")
+            ]
+    if current.exists():
+        for _, _, body in frames(current.read_bytes(), str(current)):
+            for _, _, record in records(body):
+                if record[0] == PUT:
+                    objects.append((record[1], record[2]))
+                elif record[0] == META and record[1] == "cluster_state":
+                    states.append(record[2])
+    return objects, states
+
+
+def bad_stored(data_dir: Path) -> list[str]:
+    """What a node's data directory holds that it should never have saved: objects or a
+    cluster state that do not pass ``schema``."""
     bad = []
-    with contextlib.closing(sqlite3.connect(db)) as conn:
-        for key, blob in conn.execute("SELECT key, obj FROM objects"):
-            try:
-                schema.check_object(msgpack.unpackb(blob), key, local=True)
-            except (BadRequest, ValueError) as exc:
-                bad.append(f"object {key!r}: {exc}")
-        for (text,) in conn.execute("SELECT value FROM meta WHERE name = 'cluster_state'"):
-            try:
-                schema.check_state(json.loads(text), "saved state")
-            except (BadRequest, ValueError) as exc:
-                bad.append(f"cluster state: {exc}")
+    objects, states = stored(data_dir)
+    for key, blob in objects:
+        try:
+            schema.check_object(msgpack.unpackb(blob), key, local=True)
+        except (BadRequest, ValueError) as exc:
+            bad.append(f"object {key!r}: {exc}")
+    for text in states:
+        try:
+            schema.check_state(json.loads(text), "saved state")
+        except (BadRequest, ValueError) as exc:
+            bad.append(f"cluster state: {exc}")
     return bad

@@ -16,12 +16,13 @@ after ``COMMIT``; the group commit, the cache of decoded objects and reads of qu
 are the same code (``GroupCommitStorage``).
 
 In memory, a key directory maps each live key to where its record lies (offset, length)
-and its hash prefix; a read the cache misses is one ``pread``. ``scan`` walks the
-directory. Metadata and hints are kept whole in memory. All of it is rebuilt at open by
-replaying the file. A frame that fails its check at the end of the file is a batch a
-power cut tore (it was never acknowledged: its ``fdatasync`` had not returned) and is cut
-off; one with good data after it is corruption of acknowledged data, and the open fails
-naming the file and offset.
+and its hash prefix; a read the cache misses is one ``pread``. The live keys are also kept
+in 4,096 buckets by the top bits of their hash prefix, so ``scan`` of a partition looks only
+at the keys of the buckets the partition covers. Metadata and hints are kept whole in
+memory. All of it is rebuilt at open by replaying the file. A frame that fails its check
+at the end of the file is a batch a power cut tore (it was never acknowledged: its
+``fdatasync`` had not returned) and is cut off; one with good data after it is corruption
+of acknowledged data, and the open fails naming the file and offset.
 
 Compaction (Bitcask's merge) runs on the writer thread between batches once the dead bytes
 (overwritten and deleted records, headers, old metadata) exceed both the live bytes and
@@ -33,7 +34,9 @@ one, each complete.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import gc
 import logging
 import os
 import struct
@@ -47,6 +50,7 @@ import msgpack
 
 from dynamo.storage import (
     CACHE_OBJECTS,
+    HASH_PREFIX_BITS,
     GroupCommitStorage,
     VersionedObject,
     Write,
@@ -61,6 +65,9 @@ COMPACT_CHUNK = 1 << 20
 """Bytes of records per frame of a compacted file."""
 PREALLOCATE = 1 << 20
 """Zeros written ahead of the last frame at a time, so most ``fdatasync``s change no size."""
+BUCKET_SHIFT = HASH_PREFIX_BITS - 12
+"""A key's bucket is its hash prefix's top 12 bits: a partition of a ring of up to 4,096 is
+one bucket or more, never part of one."""
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +113,20 @@ def records(body: bytes) -> Iterator[tuple[int, int, list[Any]]]:
         end = unpacker.tell()
         yield start, end - start, record
         start = end
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Replay makes a tuple per key and no reference cycles; the cyclic collector, walking
+    them again and again as they pile up, added about a tenth to a million-key replay (4.3-4.6 s
+    against 3.9-4.2 s paused, three alternating pairs in one process)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def frame(body: bytes) -> bytes:
@@ -154,6 +175,9 @@ class LogStorage(GroupCommitStorage):
             raise RuntimeError(f"{path} is in use by another process") from None
         self._keys: dict[str, Slot] = {}
         """Each live key's record in the file (written by the writer thread under _lock)."""
+        self._buckets: dict[int, set[str]] = {}
+        """The live keys by the top bits of their hash prefix (``BUCKET_SHIFT``), for ``scan``
+        (written with ``_keys``)."""
         self._lock = threading.Lock()
         """Held by a reader off the writer thread while it looks in _keys or reads the file,
         and by the writer while it changes _keys or swaps the file."""
@@ -193,9 +217,10 @@ class LogStorage(GroupCommitStorage):
             with open(current, "rb") as f:
                 data = f.read()
             size = 0
-            for offset, end, body in frames(data, str(current)):
-                self._apply(offset + HEADER.size, body)
-                size = end
+            with collector_paused():
+                for offset, end, body in frames(data, str(current)):
+                    self._apply(offset + HEADER.size, body)
+                    size = end
             if data.count(0, size) < len(data) - size:  # not only the zeros written ahead
                 log.warning("%s: cut a torn tail of %d bytes", current, len(data) - size)
                 os.ftruncate(fd, size)  # never acknowledged: its fdatasync had not returned
@@ -216,13 +241,21 @@ class LogStorage(GroupCommitStorage):
         kind, key, keys, hints = record[0], record[1], self._keys, self._disk_hints
         if kind == PUT:
             old = keys.get(key)
-            self._live += length - (old.length if old else 0)
-            keys[key] = Slot(offset, length, hash_prefix(key))
+            if old is None:
+                h = hash_prefix(key)
+                self._buckets.setdefault(h >> BUCKET_SHIFT, set()).add(key)
+            else:
+                self._live -= old.length
+                h = old.h
+            self._live += length
+            keys[key] = Slot(offset, length, h)
             if record[3] is not None:
                 hints.setdefault(key, set()).add(record[3])
         elif kind == DELETE:
             old = keys.pop(key, None)
-            self._live -= old.length if old else 0
+            if old is not None:
+                self._live -= old.length
+                self._buckets[old.h >> BUCKET_SHIFT].discard(key)
         elif kind == HINT:
             hints.setdefault(key, set()).add(record[2])
         elif kind == UNHINT:
@@ -248,8 +281,12 @@ class LogStorage(GroupCommitStorage):
         return blob
 
     def scan(self, low: int, high: int) -> Iterator[tuple[str, VersionedObject]]:
+        found: list[str] = []
         with self._lock:
-            keys = sorted(k for k, slot in self._keys.items() if low <= slot.h < high)
+            slots, buckets = self._keys, self._buckets
+            for bucket in range(low >> BUCKET_SHIFT, ((high - 1) >> BUCKET_SHIFT) + 1):
+                found += [k for k in buckets.get(bucket, ()) if low <= slots[k].h < high]
+        keys = sorted(found)
         cache = self._cache
         for key in keys:
             obj = cache[key] if key in cache else self._read(key)
@@ -355,7 +392,7 @@ class LogStorage(GroupCommitStorage):
                 _write_all(fd, data, size)
                 base = size + HEADER.size
                 for key, offset, length in chunk_keys:
-                    keys[key] = Slot(base + offset, length, hash_prefix(key))
+                    keys[key] = Slot(base + offset, length, self._keys[key].h)
                 size += len(data)
                 chunk = bytearray()
                 chunk_keys.clear()

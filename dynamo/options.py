@@ -52,7 +52,7 @@ OPTIONS: tuple[NodeOption, ...] = (
     ),
     NodeOption(
         "storage",
-        "storage engine: SQLite, or an append-only log with an in-memory key directory",
+        "storage engine: an append-only log with an in-memory key directory, or SQLite",
         str,
         choices=ENGINES,
     ),

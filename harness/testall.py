@@ -112,7 +112,7 @@ PRESET: tuple[Cell, ...] = (
         "siblings",
         options=(("keys", 100), ("nemesis_interval", 4.0)),
         purpose="every owner of a key loses power at once: acks only after fsync "
-        "(catches ack-before-fsync.patch)",
+        "(catches log-skips-fdatasync.patch; ack-before-fsync.patch with storage=sqlite)",
     ),
     Cell(
         "set",

@@ -72,4 +72,4 @@ def test_fuzzed_frames_never_crash_the_node_nor_get_saved(
     assert rss(node) - before < 64 * 1024 * 1024
     assert node.client("n1").ping()
     node.stop()
-    assert bad_stored(node.data_dir / "n1" / "data.sqlite") == []
+    assert bad_stored(node.data_dir / "n1") == []

@@ -2,7 +2,8 @@
 no allocation beyond the frame, no dead node (also after a restart).
 
 The node runs in this process on a real socket (``dynamo.hostile``), one node that is its own
-cluster, with SQLite on disk where persistence is the point.
+cluster, with its storage on disk where persistence is the point (both engines where what is
+on disk is written by the test).
 """
 
 from __future__ import annotations
@@ -21,14 +22,16 @@ import msgpack
 import pytest
 
 from dynamo import schema
-from dynamo.config import NodeConfig
+from dynamo.config import ENGINES, NodeConfig
+from dynamo.fuzz import bad_stored
 from dynamo.hostile import RawClient, running, single_node_config
-from dynamo.node import Node
+from dynamo.node import Node, open_storage
 from dynamo.protocol import pack
-from dynamo.storage import MemoryStorage, SqliteStorage
+from dynamo.storage import MemoryStorage
 from dynamo.versions import decode, encode_context
 
 T = TypeVar("T")
+ENGINE_FILES = {"sqlite": "data.sqlite", "log": "data.log"}
 
 
 def run(scenario: Callable[[], Awaitable[T]]) -> T:
@@ -89,11 +92,16 @@ def test_poison_gossip_is_refused_not_saved_and_the_node_serves_after_restart(
     run(after_restart)
 
 
-def test_a_poisoned_state_already_on_disk_is_ignored_at_start(tmp_path: Path) -> None:
-    config = single_node_config(tmp_path / "n1")
-    storage = SqliteStorage(tmp_path / "n1" / "data.sqlite")
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_poisoned_state_already_on_disk_is_ignored_at_start(tmp_path: Path, engine: str) -> None:
+    config = single_node_config(tmp_path / "n1", storage=engine)
+    storage = open_storage(config)
     storage.meta_set("cluster_state", json.dumps(poison_state(config.listen)))
     storage.close()
+    assert [p.name for p in (tmp_path / "n1").iterdir()] == [ENGINE_FILES[engine]]
+    assert bad_stored(tmp_path / "n1") == [
+        "cluster state: saved state.ring[1]: must be a string, not int"
+    ]
 
     async def scenario() -> None:
         async with running(config) as node:

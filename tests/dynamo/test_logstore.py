@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import gc
 import os
 import tempfile
 from pathlib import Path
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 from dynamo import logstore
 from dynamo.logstore import HEADER, CorruptLog, LogStorage, frames
+from dynamo.storage import HASH_PREFIX_BITS, hash_prefix, prefix_range
 from dynamo.versions import VersionedObject, update
 
 
@@ -131,6 +133,40 @@ def _check(store: LogStorage) -> None:
     )
 
 
+@pytest.mark.parametrize("partitions", [1, 64, 8192])
+def test_a_scan_yields_exactly_the_partitions_keys_in_order_after_reopen_and_compaction(
+    tmp_path: Path, partitions: int
+) -> None:
+    """``scan`` looks in the buckets a partition covers (a partition of 8,192 is narrower
+    than a bucket); deleted keys leave their bucket; reopen and compaction keep them."""
+
+    prefixes = {f"k{i}": hash_prefix(f"k{i}") for i in range(400)}
+
+    def check(store: LogStorage, live: list[str]) -> None:
+        width = (1 << HASH_PREFIX_BITS) // partitions
+        want: dict[int, list[str]] = {}
+        for key in sorted(live):
+            want.setdefault(prefixes[key] // width, []).append(key)
+        for p in range(partitions):
+            got = [k for k, _ in store.scan(*prefix_range(p, partitions))]
+            assert got == want.get(p, []), p
+
+    async def scenario() -> None:
+        store = LogStorage(tmp_path / "log", compact_min=0)
+        await fill(store, 400)
+        await asyncio.gather(*(store.delete(f"k{i}") for i in range(0, 400, 3)))
+        live = [f"k{i}" for i in range(400) if i % 3]
+        check(store, live)
+        store.compact()
+        check(store, live)
+        store.close()
+        store = LogStorage(tmp_path / "log")
+        check(store, live)
+        store.close()
+
+    asyncio.run(scenario())
+
+
 def test_compaction_keeps_live_keys_hints_and_metadata_and_drops_the_rest(
     tmp_path: Path,
 ) -> None:
@@ -149,7 +185,11 @@ def test_compaction_keeps_live_keys_hints_and_metadata_and_drops_the_rest(
     again = LogStorage(tmp_path / "log")
     try:
         assert values(again, "after") == [b"a"]
-        again._keys.pop("after")
+
+        async def forget() -> None:
+            await again.delete("after")
+
+        asyncio.run(forget())
         _check(again)
     finally:
         again.close()
@@ -275,3 +315,24 @@ def test_the_log_behaves_like_a_dict_across_reopens_and_compactions(
 
     with tempfile.TemporaryDirectory() as tmp:
         asyncio.run(run(Path(tmp) / "log"))
+
+
+def test_replay_pauses_the_collector_and_gives_it_back_as_it_was(tmp_path: Path) -> None:
+    write(tmp_path / "log", 3).close()
+    seen: list[bool] = []
+    original = LogStorage._apply
+
+    def spy(self: LogStorage, base: int, body: bytes) -> None:
+        seen.append(gc.isenabled())
+        original(self, base, body)
+
+    try:
+        LogStorage._apply = spy  # type: ignore[method-assign]
+        for enabled in (True, False):
+            (gc.enable if enabled else gc.disable)()
+            LogStorage(tmp_path / "log").close()
+            assert gc.isenabled() is enabled
+    finally:
+        LogStorage._apply = original  # type: ignore[method-assign]
+        gc.enable()
+    assert seen == [False] * 6

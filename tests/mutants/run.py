@@ -53,8 +53,9 @@ MUTANTS = {
         ),
     ),
     "ack-before-fsync": Mutant(
-        "SQLite synchronous=OFF: a put is acknowledged once its COMMIT reached the kernel, "
-        "never fsynced (kill -9 cannot tell: the page cache survives it; a power loss cannot)",
+        "SQLite (--storage sqlite) with synchronous=OFF: a put is acknowledged once its "
+        "COMMIT reached the kernel, never fsynced (kill -9 cannot tell: the page cache "
+        "survives it; a power loss cannot)",
         (
             "--workload",
             "set",
@@ -66,15 +67,16 @@ MUTANTS = {
             "20",
             "--nemesis-interval",
             "4",
+            *("--system-option", "storage=sqlite"),  # the engine this patch breaks
         ),
     ),
     "log-skips-fdatasync": Mutant(
-        "the log engine (--storage log) acknowledges a batch once its frame reached the "
+        "the log engine (the default) acknowledges a batch once its frame reached the "
         "kernel, never fdatasynced: the same bug as ack-before-fsync, in the other engine",
         (
             *("--workload", "set", "--keys", "100", "--nemesis", "power:replicas"),
             *("--time-limit", "20", "--nemesis-interval", "4"),
-            *("--system-option", "storage=log"),
+            *("--system-option", "storage=log"),  # the default, named: the engine this breaks
         ),
     ),
     "drop-failed-hint": Mutant(

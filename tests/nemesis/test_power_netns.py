@@ -4,7 +4,8 @@ The real node passes ``power`` (exit 0); every ``power-off`` names its target an
 ``replicas`` target exactly the owners the ring gives its probe key), every powered-off node
 started again (one more ``listening`` line in its log per power-off), and once the run is
 over nothing is left: no namespace, no node, no powerfs server, no mount. The same preset
-catches the ``ack-before-fsync`` mutant (exit 1, acknowledged adds lost).
+catches the ``log-skips-fdatasync`` mutant of the default engine (exit 1, acknowledged adds
+lost); ``test_powerfs_node.py`` has SQLite's (``sync-off``).
 
     flock /tmp/dh-cluster.lock .venv/bin/pytest -m netns tests/nemesis/test_power_netns.py
 """
@@ -144,10 +145,10 @@ def test_ctrl_c_while_nodes_are_powered_off_leaves_nothing(tmp_path: Path) -> No
     assert left_behind() == []
 
 
-def test_the_same_preset_catches_a_node_that_acks_before_fsync(tmp_path: Path) -> None:
+def test_the_same_preset_catches_a_node_that_acks_before_fdatasync(tmp_path: Path) -> None:
     tree = tmp_path / "tree"
     copy_tree(tree)
-    apply(MUTANTS / "ack-before-fsync.patch", tree)
+    apply(MUTANTS / "log-skips-fdatasync.patch", tree)
     rc, run_dir, ops = run(tmp_path / "store", cwd=tree)
     assert rc == 1, (run_dir / "report.md").read_text()[:3000]
     assert any(o["f"] == "power-off" for o in ops)
