@@ -132,6 +132,9 @@ page() {
         echo "keeps only the newer timestamp; clock skew and partitions make the losses larger. In the"
         echo "kill rows the nemesis may kill a majority or all nodes, which bounds availability there."
         echo
+        echo "The same matrix with the node's other storage engine, SQLite (the default until 6"
+        echo "December): \`docs/results/matrix-storage-sqlite.md\`."
+        echo
         if [ -f "$parts/systems.md" ]; then
             echo "## Redis and etcd through the seam"
             echo
