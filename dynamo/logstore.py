@@ -39,6 +39,7 @@ import fcntl
 import gc
 import logging
 import os
+import re
 import struct
 import threading
 import zlib
@@ -86,15 +87,17 @@ def frames(data: bytes, name: str) -> Iterator[tuple[int, int, bytes]]:
     """(offset, end, body) of each good frame. Stops at a torn tail — a header cut short,
     zeroed or claiming more bytes than there are, or a body that fails its CRC with nothing
     but zeros after it (the caller cuts the file at the end of the last good frame) — and
-    raises ``CorruptLog`` at a frame that fails its CRC with data after it."""
+    raises ``CorruptLog`` where a tail cannot be torn: a frame that fails its CRC with data
+    after it, or any bad spot with a good frame after it (a zeroed sector or a damaged length
+    in the middle of the file: cutting there would drop acknowledged batches)."""
     pos, size = 0, len(data)
     while pos < size:
         if size - pos < HEADER.size:
-            return
+            break
         length, crc = HEADER.unpack_from(data, pos)
         end = pos + HEADER.size + length
         if end > size or (length, crc) == (0, 0):
-            return
+            break
         body = data[pos + HEADER.size : end]
         if zlib.crc32(body) != crc:
             if data.count(0, end) < size - end:
@@ -102,6 +105,27 @@ def frames(data: bytes, name: str) -> Iterator[tuple[int, int, bytes]]:
             return
         yield pos, end, body
         pos = end
+    if pos < size and (good := next_frame(data, pos + 1)) is not None:
+        raise CorruptLog(f"{name}: bad frame header at offset {pos}, a good frame at {good}")
+
+
+FRAME_START = re.compile(rb"[\x92-\x94][\x00-\x04]", re.DOTALL)
+"""What a frame's body starts with: the msgpack array header of a record (2 to 4 items) and
+its kind (PUT to META)."""
+
+
+def next_frame(data: bytes, start: int) -> int | None:
+    """The offset of the first good frame (a sane length, its CRC right) at or after
+    ``start``, or None. Only where a body could start is looked at: about one candidate per
+    record after ``start``."""
+    size = len(data)
+    for match in FRAME_START.finditer(data, start + HEADER.size):
+        pos = match.start() - HEADER.size
+        length, crc = HEADER.unpack_from(data, pos)
+        body = match.start()
+        if 0 < length <= size - body and zlib.crc32(data[body : body + length]) == crc:
+            return pos
+    return None
 
 
 def records(body: bytes) -> Iterator[tuple[int, int, list[Any]]]:

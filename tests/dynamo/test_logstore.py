@@ -96,6 +96,44 @@ def test_a_corrupt_frame_with_data_after_it_refuses_to_open(tmp_path: Path) -> N
     assert current.read_bytes() == bytes(data)  # nothing cut
 
 
+def damage_header(data: bytearray, pos: int, how: str) -> None:
+    if how == "zeroed":  # a sector that never reached the disk, or was lost
+        data[pos : pos + HEADER.size] = bytes(HEADER.size)
+    else:  # a length that claims more than the file holds
+        data[pos : pos + 4] = (1 << 31).to_bytes(4, "little")
+
+
+@pytest.mark.parametrize("how", ["zeroed", "overlong"])
+def test_a_bad_header_with_good_frames_after_it_refuses_to_open(tmp_path: Path, how: str) -> None:
+    """Not a torn tail: cutting there would drop eight acknowledged batches."""
+    write(tmp_path / "log", 10).close()
+    current = tmp_path / "log" / "current"
+    data = bytearray(current.read_bytes())
+    (_, second, _), (_, third, _), *_ = frames(bytes(data), "")
+    damage_header(data, second, how)
+    current.write_bytes(bytes(data))
+    with pytest.raises(CorruptLog, match=f"header at offset {second}, a good frame at {third}"):
+        LogStorage(tmp_path / "log")
+    assert current.read_bytes() == bytes(data)  # nothing cut
+
+
+@pytest.mark.parametrize("how", ["zeroed", "overlong"])
+def test_a_bad_header_on_the_last_frame_is_a_torn_tail(tmp_path: Path, how: str) -> None:
+    """The last batch's pages reached the disk out of order: its body, not its header."""
+    write(tmp_path / "log", 10).close()
+    current = tmp_path / "log" / "current"
+    data = bytearray(current.read_bytes())
+    *_, (last, _, _) = frames(bytes(data), "")
+    damage_header(data, last, how)
+    current.write_bytes(bytes(data))
+    again = LogStorage(tmp_path / "log")
+    try:
+        assert again.count() == 9 and again.get("k9") is None
+        assert current.stat().st_size == last
+    finally:
+        again.close()
+
+
 def test_a_second_process_cannot_open_the_same_log(tmp_path: Path) -> None:
     store = LogStorage(tmp_path / "log")
     try:
