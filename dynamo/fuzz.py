@@ -276,15 +276,14 @@ def stored(data_dir: Path) -> tuple[list[tuple[str, bytes]], list[str]]:
     log was ever written with (overwritten ones too, until a compaction drops them)."""
     objects: list[tuple[str, bytes]] = []
     states: list[str] = []
-    current = data_dir / "data.log" / "current"
-    if not (data_dir / "data.sqlite").exists() and not current.exists():
+    db, current = data_dir / "data.sqlite", data_dir / "data.log" / "current"
+    if not db.exists() and not current.exists():
         raise FileNotFoundError(f"{data_dir} holds neither engine's files")
-    if (data_dir / "data.sqlite").exists():
-        with contextlib.closing(sqlite3.connect(data_dir / "data.sqlite")) as conn:
+    if db.exists():
+        with contextlib.closing(sqlite3.connect(db)) as conn:
             objects += conn.execute("SELECT key, obj FROM objects").fetchall()
-            states += [
-                t for (t,) in conn.execute("SELECT value FROM meta WHERE name = 'cluster_state'")
-            ]
+            rows = conn.execute("SELECT value FROM meta WHERE name = 'cluster_state'")
+            states += [text for (text,) in rows]
     if current.exists():
         for _, _, body in frames(current.read_bytes(), str(current)):
             for _, _, record in records(body):

@@ -109,7 +109,7 @@ def frames(data: bytes, name: str) -> Iterator[tuple[int, int, bytes]]:
         raise CorruptLog(f"{name}: bad frame header at offset {pos}, a good frame at {good}")
 
 
-FRAME_START = re.compile(rb"[\x92-\x94][\x00-\x04]", re.DOTALL)
+FRAME_START = re.compile(rb"[\x92-\x94][\x00-\x04]")
 """What a frame's body starts with: the msgpack array header of a record (2 to 4 items) and
 its kind (PUT to META)."""
 

@@ -430,3 +430,11 @@ def test_junk_answers_from_peers_do_not_end_the_background_loops() -> None:
         await node.stop()
 
     run(scenario)
+
+
+def test_the_check_of_what_was_saved_fails_on_a_directory_with_nothing_saved(
+    tmp_path: Path,
+) -> None:
+    """``bad_stored`` cannot pass vacuously: no engine's files is an error, not a clean bill."""
+    with pytest.raises(FileNotFoundError, match="neither engine's files"):
+        bad_stored(tmp_path)
