@@ -2,14 +2,18 @@
 
     flock /tmp/dh-cluster.lock .venv/bin/python bench/node_vs_ceiling.py --seconds 5
 
-Two systems get the same load loop, one after the other at each concurrency (1, 8, 32, 128):
+Three systems get the same load loop, one after the other at each concurrency (1, 8, 32, 128):
 
 - **node**: a 5-node loopback cluster (``dynamo node``), N=3 R=2 W=2, fsync (a put is
   acknowledged only after W replicas have it on disk);
 - **ceiling**: five ``bench/quorum_ceiling.py`` processes that speak the same wire protocol
   and send the same frames (client request, 2-3 replica requests, forwards of puts that land
   off their replicas) with no storage and no versions — what Python's event loop costs for
-  the message pattern alone.
+  the message pattern alone;
+- **durable ceiling**: the same five processes with ``--durable``: each replica acknowledges
+  a write only after its ``fdatasync`` (group commit through a writer thread, as the node's
+  log engine does) — the least a durable node in Python can spend. ``--ceilings bare`` leaves
+  it out.
 
 Each worker is an asyncio task with its own connection to one node (round-robin), doing 50%
 gets and 50% blind puts of 100-byte values on ``--keys`` keys (written once before the first
@@ -17,13 +21,15 @@ level). ``--route client`` sends each request to one of the key's replicas (the 
 the ring from a node), so no put is forwarded. For each level the figures are taken over
 ``--seconds`` after ``--warmup``: ops/s, node CPU µs per op (user+system of all five
 processes and their threads, from ``/proc``), and p50/p99/p99.9 of gets and puts; the last
-row of each level is node ÷ ceiling. The machine is shared: compare the ratios of one run.
+rows of each level are node ÷ ceiling and node ÷ durable ceiling. The machine is shared:
+compare the ratios of one run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import resource
@@ -149,15 +155,18 @@ async def preload(addresses: list[str], keys: int) -> None:
 class Ceiling:
     """Five ceiling processes on loopback."""
 
-    def __init__(self, size: int = 5) -> None:
+    def __init__(self, size: int = 5, durable: Path | None = None) -> None:
         ports = free_ports(size)
         self.addresses = {f"n{i + 1}": f"127.0.0.1:{p}" for i, p in enumerate(ports)}
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.durable = durable
 
     def __enter__(self) -> Ceiling:
         peers = ",".join(f"{n}={a}" for n, a in self.addresses.items())
         for name, address in self.addresses.items():
             cmd = [sys.executable, str(CEILING), "--name", name, "--listen", address]
+            if self.durable is not None:
+                cmd += ["--durable", str(self.durable)]
             self.procs.append(subprocess.Popen([*cmd, "--peers", peers]))
         deadline = time.monotonic() + 15
         for address in self.addresses.values():
@@ -186,13 +195,14 @@ def row(r: Result) -> str:
 
 
 def ratio_row(node: Result, ceiling: Result) -> str:
+    """Node ÷ a ceiling, named for that ceiling's system."""
     lat = " | ".join(
         f"{node.pct(op, q) / ceiling.pct(op, q):.1f}x"
         for op in ("get", "put")
         for q in (0.5, 0.99, 0.999)
     )
     return (
-        f"| {node.concurrency} | node ÷ ceiling | {node.rate / ceiling.rate:.2f}x | "
+        f"| {node.concurrency} | node ÷ {ceiling.system} | {node.rate / ceiling.rate:.2f}x | "
         f"{node.cpu_per_op / ceiling.cpu_per_op:.1f}x | {lat} |"
     )
 
@@ -206,7 +216,15 @@ def main() -> None:
     parser.add_argument("--route", choices=("node", "client"), default="node")
     parser.add_argument("--buffered", action="store_true", help="nodes ack before fsync")
     parser.add_argument("--node-args", default="", help="extra `dynamo node` options")
+    parser.add_argument(
+        "--ceilings",
+        default="bare,durable",
+        help="which ceilings to run beside the node: bare, durable or both (comma-separated)",
+    )
     args = parser.parse_args()
+    ceilings = args.ceilings.split(",")
+    if not ceilings or not set(ceilings) <= {"bare", "durable"}:
+        parser.error(f"--ceilings: bare, durable or both, not {args.ceilings!r}")
     try:
         import uvloop
 
@@ -215,27 +233,37 @@ def main() -> None:
         pass
     levels = [int(c) for c in args.levels.split(",")]
     node_args = [*(["--buffered"] if args.buffered else []), *args.node_args.split()]
-    results: list[tuple[Result, Result]] = []
+    results: list[tuple[Result, list[Result]]] = []
     usage0 = resource.getrusage(resource.RUSAGE_SELF)
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        LoopbackCluster(Path(tmp), 5, node_args=node_args) as cluster,
-        Ceiling() as ceiling,
-    ):
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        cluster = stack.enter_context(LoopbackCluster(Path(tmp), 5, node_args=node_args))
+        systems: list[tuple[str, Ceiling]] = []
+        if "bare" in ceilings:
+            systems.append(("ceiling", stack.enter_context(Ceiling())))
+        if "durable" in ceilings:
+            (Path(tmp) / "ceiling").mkdir()
+            ceiling = stack.enter_context(Ceiling(durable=Path(tmp) / "ceiling"))
+            systems.append(("durable ceiling", ceiling))
         node_addresses = list(cluster.addresses.values())
         node_pids = [p.pid for p in cluster.procs.values()]
-        ceiling_addresses = list(ceiling.addresses.values())
-        ceiling_pids = [p.pid for p in ceiling.procs]
         asyncio.run(preload(node_addresses, args.keys))
         for c in levels:
             common = (c, args.warmup, args.seconds, args.keys, args.route)
             node = asyncio.run(load("node", node_addresses, node_pids, *common))
-            ceil = asyncio.run(load("ceiling", ceiling_addresses, ceiling_pids, *common))
-            results.append((node, ceil))
-            print(
-                f"concurrency {c}: node {node.rate:,.0f} ops/s, ceiling {ceil.rate:,.0f} ops/s",
-                file=sys.stderr,
-            )
+            ceils = [
+                asyncio.run(
+                    load(
+                        name,
+                        list(ceiling.addresses.values()),
+                        [p.pid for p in ceiling.procs],
+                        *common,
+                    )
+                )
+                for name, ceiling in systems
+            ]
+            results.append((node, ceils))
+            rates = ", ".join(f"{r.system} {r.rate:,.0f} ops/s" for r in [node, *ceils])
+            print(f"concurrency {c}: {rates}", file=sys.stderr)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     load_cpu = usage.ru_utime + usage.ru_stime - usage0.ru_utime - usage0.ru_stime
     durability = "buffered" if args.buffered else "fsync"
@@ -250,10 +278,12 @@ def main() -> None:
         "| put p50 ms | put p99 | put p99.9 |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for node, ceil in results:
+    for node, ceils in results:
         print(row(node))
-        print(row(ceil))
-        print(ratio_row(node, ceil))
+        for ceil in ceils:
+            print(row(ceil))
+        for ceil in ceils:
+            print(ratio_row(node, ceil))
 
 
 if __name__ == "__main__":

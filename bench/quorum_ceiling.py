@@ -11,6 +11,15 @@ which sends ``replica_put`` to the other two and replies after W=2 (its own copy
 the frames, hops and hashing are the node's; what is missing is everything a real node does
 with them. Deliberately plain — a callback per frame, one ``transport.write`` per frame — and
 self-contained (its own framing), so that optimising the node's wire code cannot move it.
+
+``--durable DIR`` adds the one thing a durable node cannot leave out: a replica acknowledges a
+write (the coordinator's own copy, and every ``replica_put``) only once it is on disk. Each
+process appends its writes to one file through a writer thread that makes everything queued
+since its last ``fdatasync`` durable as one batch — one ``pwrite`` into space zeroed a MiB
+ahead, one ``fdatasync`` — and then runs the batch's acknowledgements on the loop: the
+plainest group commit Python can do, the same discipline as the node's log engine. Nothing is
+ever read back. What this costs over the bare ceiling is the floor of durability in Python on
+this disk; what the node costs over it is the node.
 """
 
 from __future__ import annotations
@@ -18,7 +27,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import os
+import queue
 import struct
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +42,9 @@ from dynamo.ring import Ring
 HEADER = struct.Struct(">I")
 N, R, W = 3, 2, 2
 Reply = Callable[[dict[str, Any]], None]
+Done = Callable[[], None]
+PREALLOCATE = 1 << 20
+"""Zeros written ahead of the end at a time, so most ``fdatasync``s journal no new size."""
 
 
 def frame(msg: dict[str, Any]) -> bytes:
@@ -76,8 +91,47 @@ class Link(asyncio.Protocol):
         del buf[:offset]
 
 
+class Disk:
+    """Group commit: a writer thread; each batch one ``pwrite`` and one ``fdatasync``, then
+    its callbacks on the loop."""
+
+    def __init__(self, path: str, loop: asyncio.AbstractEventLoop) -> None:
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        self.loop = loop
+        self.size = 0
+        self.allocated = 0
+        self.queue: queue.SimpleQueue[tuple[bytes, Done]] = queue.SimpleQueue()
+        threading.Thread(target=self.run, name="ceiling-writer", daemon=True).start()
+
+    def write(self, record: bytes, done: Done) -> None:
+        self.queue.put((record, done))
+
+    def run(self) -> None:
+        while True:
+            batch = [self.queue.get()]
+            while True:
+                try:
+                    batch.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            data = b"".join(record for record, _ in batch)
+            end = self.size + len(data)
+            if end > self.allocated:
+                os.pwrite(self.fd, bytes(end + PREALLOCATE - self.allocated), self.allocated)
+                self.allocated = end + PREALLOCATE
+            os.pwrite(self.fd, data, self.size)
+            os.fdatasync(self.fd)
+            self.size = end
+            self.loop.call_soon_threadsafe(self.acknowledge, [done for _, done in batch])
+
+    @staticmethod
+    def acknowledge(callbacks: list[Done]) -> None:
+        for done in callbacks:
+            done()
+
+
 class CeilingNode:
-    def __init__(self, name: str, peers: dict[str, str]) -> None:
+    def __init__(self, name: str, peers: dict[str, str], disk: Disk | None = None) -> None:
         self.name = name
         self.addresses = peers
         self.ring = Ring.balanced(peers)
@@ -86,6 +140,7 @@ class CeilingNode:
         self.pending: dict[int, Reply] = {}
         self.actor = f"{name}.ceiling.1"
         self.connecting: set[asyncio.Task[object]] = set()
+        self.disk = disk
 
     def peer(self, name: str) -> Link:
         link = self.links.get(name)
@@ -122,6 +177,9 @@ class CeilingNode:
             stamp = [self.actor, next(self.ids), time.time(), msg["value"]]
             obj = {"s": [stamp], "v": {self.actor: stamp[1]}}
             self.coordinate(link, rid, msg["key"], W, {"op": "replica_put", "key": msg["key"]}, obj)
+        elif op == "replica_put" and self.disk is not None:
+            record = msgpack.packb([msg["key"], msg["obj"]], use_bin_type=True)
+            self.disk.write(record, lambda: link.write({"id": rid, "ok": True}))
         elif op == "replica_get":
             obj = {"s": [[self.actor, 1, 0.0, b"x" * 100]], "v": {self.actor: 1}}
             link.write({"id": rid, "ok": True, "obj": obj})
@@ -155,7 +213,10 @@ class CeilingNode:
                 link.write({"id": rid, "ok": True, "values": values, "context": "g6Rud"})
 
         for target in self.ring.preference_list(key, N):
-            if target == self.name:
+            if target == self.name and obj is not None and self.disk is not None:
+                record = msgpack.packb([key, obj], use_bin_type=True)
+                self.disk.write(record, lambda: one({}))
+            elif target == self.name:
                 one({})
             else:
                 msg = dict(template)
@@ -164,12 +225,12 @@ class CeilingNode:
                 self.call(target, msg, one)
 
 
-async def serve(name: str, listen: str, peers: dict[str, str]) -> None:
-    node = CeilingNode(name, peers)
+async def serve(name: str, listen: str, peers: dict[str, str], durable: str | None) -> None:
+    loop = asyncio.get_running_loop()
+    disk = Disk(os.path.join(durable, f"{name}.log"), loop) if durable else None
+    node = CeilingNode(name, peers, disk)
     host, port = listen.rsplit(":", 1)
-    server = await asyncio.get_running_loop().create_server(
-        lambda: Link(node), host, int(port), reuse_address=True
-    )
+    server = await loop.create_server(lambda: Link(node), host, int(port), reuse_address=True)
     async with server:
         await server.serve_forever()
 
@@ -179,6 +240,7 @@ def main() -> None:
     parser.add_argument("--name", required=True)
     parser.add_argument("--listen", required=True)
     parser.add_argument("--peers", required=True, help="NAME=HOST:PORT,...")
+    parser.add_argument("--durable", metavar="DIR", help="acknowledge writes after fdatasync")
     args = parser.parse_args()
     peers = dict(item.split("=", 1) for item in args.peers.split(","))
     try:
@@ -187,7 +249,7 @@ def main() -> None:
         uvloop.install()
     except ImportError:
         pass
-    asyncio.run(serve(args.name, args.listen, peers))
+    asyncio.run(serve(args.name, args.listen, peers, args.durable))
 
 
 if __name__ == "__main__":
