@@ -20,7 +20,8 @@ gets and 50% blind puts of 100-byte values on ``--keys`` keys (written once befo
 level). ``--route client`` sends each request to one of the key's replicas (the client learns
 the ring from a node), so no put is forwarded. For each level the figures are taken over
 ``--seconds`` after ``--warmup``: ops/s, node CPU µs per op (user+system of all five
-processes and their threads, from ``/proc``), and p50/p99/p99.9 of gets and puts; the last
+processes and their threads, from ``/proc``; a second table splits it into the event loop's
+threads and the others), and p50/p99/p99.9 of gets and puts; the last
 rows of each level are node ÷ ceiling and node ÷ durable ceiling. The machine is shared:
 compare the ratios of one run.
 """
@@ -48,14 +49,20 @@ TICK = os.sysconf("SC_CLK_TCK")
 CEILING = Path(__file__).with_name("quorum_ceiling.py")
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU of processes (all their threads), from ``/proc/<pid>/stat``."""
-    total = 0
+def thread_cpu(pids: list[int]) -> dict[str, tuple[float, float]]:
+    """(user, system) CPU seconds of processes, from ``/proc``: their main threads (the event
+    loop's) summed, and all their other threads (writers) summed."""
+    out: dict[str, tuple[float, float]] = {}
     for pid in pids:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-    return total / TICK
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            name = "loop thread" if task.name == str(pid) else "other threads"
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            u, s = out.get(name, (0.0, 0.0))
+            out[name] = (u + int(fields[11]) / TICK, s + int(fields[12]) / TICK)
+    return out
+
+
+THREADS = ("loop thread", "other threads")
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -69,9 +76,14 @@ class Result:
     system: str
     concurrency: int
     seconds: float
-    cpu: float
+    threads: dict[str, tuple[float, float]]
+    """(user, system) CPU seconds over the measured time, per kind of thread."""
     errors: int
     latencies: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def cpu(self) -> float:
+        return sum(u + s for u, s in self.threads.values())
 
     @property
     def ops(self) -> int:
@@ -87,6 +99,11 @@ class Result:
 
     def pct(self, op: str, q: float) -> float:
         return percentile(self.latencies[op], q) * 1e3
+
+    def per_op(self, thread: str) -> tuple[float, float]:
+        """(user, system) CPU µs per op of one kind of thread."""
+        u, s = self.threads.get(thread, (0.0, 0.0))
+        return u / max(1, self.ops) * 1e6, s / max(1, self.ops) * 1e6
 
 
 async def load(
@@ -130,13 +147,18 @@ async def load(
                 if now >= start and loop.time() <= end:
                     latencies[op].append(time.perf_counter() - t0)
 
-    cpu: list[float] = []
-    loop.call_at(start, lambda: cpu.append(cpu_seconds(pids)))
-    loop.call_at(end, lambda: cpu.append(cpu_seconds(pids)))
+    cpu: list[dict[str, tuple[float, float]]] = []
+    loop.call_at(start, lambda: cpu.append(thread_cpu(pids)))
+    loop.call_at(end, lambda: cpu.append(thread_cpu(pids)))
     await asyncio.gather(*(worker(i) for i in range(concurrency)))
     for values in latencies.values():
         values.sort()
-    return Result(system, concurrency, seconds, cpu[1] - cpu[0], errors, latencies)
+    zero = (0.0, 0.0)
+    threads = {
+        name: (u - cpu[0].get(name, zero)[0], s - cpu[0].get(name, zero)[1])
+        for name, (u, s) in cpu[1].items()
+    }
+    return Result(system, concurrency, seconds, threads, errors, latencies)
 
 
 async def preload(addresses: list[str], keys: int) -> None:
@@ -192,6 +214,11 @@ def row(r: Result) -> str:
     lat = " | ".join(f"{r.pct(op, q):.2f}" for op in ("get", "put") for q in (0.5, 0.99, 0.999))
     errors = f" ({r.errors} errors)" if r.errors else ""
     return f"| {r.concurrency} | {r.system}{errors} | {r.rate:,.0f} | {r.cpu_per_op:.0f} | {lat} |"
+
+
+def thread_row(r: Result) -> str:
+    split = " | ".join(f"{v:.0f}" for thread in THREADS for v in r.per_op(thread))
+    return f"| {r.concurrency} | {r.system} | {split} |"
 
 
 def ratio_row(node: Result, ceiling: Result) -> str:
@@ -284,6 +311,14 @@ def main() -> None:
             print(row(ceil))
         for ceil in ceils:
             print(ratio_row(node, ceil))
+    print()
+    print("CPU µs per op by thread, all five processes: the event loop's, and the others (writers)")
+    print()
+    print("| conc. | system | loop user | loop system | others user | others system |")
+    print("|---|---|---|---|---|---|")
+    for node, ceils in results:
+        for r in (node, *ceils):
+            print(thread_row(r))
 
 
 if __name__ == "__main__":

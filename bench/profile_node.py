@@ -29,23 +29,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from node_vs_ceiling import load, preload
+from node_vs_ceiling import load, preload, thread_cpu
 
 from dynamo.cluster import LoopbackCluster
-
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def thread_cpu(pids: list[int]) -> dict[str, tuple[float, float]]:
-    """(user, system) CPU seconds summed over the processes: the loop thread, the others."""
-    out: dict[str, tuple[float, float]] = {}
-    for pid in pids:
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            name = "loop thread" if task.name == str(pid) else "other threads"
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-            u, s = out.get(name, (0.0, 0.0))
-            out[name] = (u + int(fields[11]) / TICK, s + int(fields[12]) / TICK)
-    return out
 
 
 def summarise(raw: Path, top: int) -> str:
