@@ -221,6 +221,63 @@ def thread_row(r: Result) -> str:
     return f"| {r.concurrency} | {r.system} | {split} |"
 
 
+def plot(results: list[tuple[Result, list[Result]]], out: Path, title: str) -> None:
+    """Three panels by concurrency: ops/s; CPU µs per op stacked by thread (one bar per
+    system); put p50 and p99.9."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    levels = [node.concurrency for node, _ in results]
+    systems = [[node, *ceils] for node, ceils in results]
+    names = [r.system for r in systems[0]]
+    colors = dict(zip(names, ("#d62728", "#1f77b4", "#2ca02c"), strict=False))
+    fig = Figure(figsize=(15.0, 4.6), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    rate, cpu, latency = fig.subplots(1, 3)
+    for i, name in enumerate(names):
+        rs = [level[i] for level in systems]
+        rate.plot(levels, [r.rate for r in rs], "o-", color=colors[name], label=name)
+        latency.plot(levels, [r.pct("put", 0.5) for r in rs], "o-", color=colors[name])
+        latency.plot(levels, [r.pct("put", 0.999) for r in rs], "s--", color=colors[name])
+    rate.set(xscale="log", xlabel="concurrency", ylabel="ops/s", title="throughput")
+    rate.set_xticks(levels, [str(c) for c in levels])
+    rate.legend()
+    latency.set(xscale="log", yscale="log", xlabel="concurrency", ylabel="ms")
+    latency.set_title("put latency: p50 (circles), p99.9 (squares)")
+    latency.set_xticks(levels, [str(c) for c in levels])
+    width = 0.8 / len(names)
+    parts = [(t, k) for t in THREADS for k in ("user", "system")]
+    shades = ("#555555", "#999999", "#bbbbbb", "#dddddd")
+    for i, name in enumerate(names):
+        bottom = [0.0] * len(levels)
+        xs = [j + (i - (len(names) - 1) / 2) * width for j in range(len(levels))]
+        for (thread, kind), shade in zip(parts, shades, strict=True):
+            values = [level[i].per_op(thread)[kind == "system"] for level in systems]
+            label = f"{thread} {kind}" if i == 0 else None
+            cpu.bar(
+                xs, values, width, bottom=bottom, color=shade, edgecolor=colors[name], label=label
+            )
+            bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+        for x, total in zip(xs, bottom, strict=True):
+            cpu.annotate(
+                f"{name} {total:.0f}",
+                (x, total),
+                xytext=(0, 3),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                rotation=90,
+                fontsize="x-small",
+            )
+    cpu.set_xticks(range(len(levels)), [str(c) for c in levels])
+    cpu.set(xlabel="concurrency", ylabel="CPU µs per op")
+    cpu.margins(y=0.25)
+    cpu.set_title("CPU per op, all five processes")
+    cpu.legend(fontsize="small")
+    fig.suptitle(title, fontsize="medium")
+    fig.savefig(out)
+
+
 def ratio_row(node: Result, ceiling: Result) -> str:
     """Node ÷ a ceiling, named for that ceiling's system."""
     lat = " | ".join(
@@ -248,6 +305,7 @@ def main() -> None:
         default="bare,durable",
         help="which ceilings to run beside the node: bare, durable or both (comma-separated)",
     )
+    parser.add_argument("--plot", type=Path, metavar="PNG", help="also draw the figures here")
     args = parser.parse_args()
     ceilings = args.ceilings.split(",")
     if not ceilings or not set(ceilings) <= {"bare", "durable"}:
@@ -294,11 +352,12 @@ def main() -> None:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     load_cpu = usage.ru_utime + usage.ru_stime - usage0.ru_utime - usage0.ru_stime
     durability = "buffered" if args.buffered else "fsync"
-    print(
+    setup = (
         f"5 nodes, N=3 R=2 W=2, {durability}, route={args.route}, {args.keys} keys, "
         f"50% get / 50% blind put of 100 B, {args.seconds:g}s per level after "
-        f"{args.warmup:g}s warm-up; load generator CPU {load_cpu:.1f}s in total"
+        f"{args.warmup:g}s warm-up"
     )
+    print(f"{setup}; load generator CPU {load_cpu:.1f}s in total")
     print()
     print(
         "| conc. | system | ops/s | CPU µs/op | get p50 ms | get p99 | get p99.9 "
@@ -319,6 +378,9 @@ def main() -> None:
     for node, ceils in results:
         for r in (node, *ceils):
             print(thread_row(r))
+    if args.plot is not None:
+        plot(results, args.plot, setup)
+        print(f"\nplot: {args.plot}")
 
 
 if __name__ == "__main__":
