@@ -12,17 +12,17 @@ Three systems get the same load loop, one after the other at each concurrency (1
   the message pattern alone;
 - **durable ceiling**: the same five processes with ``--durable``: each replica acknowledges
   a write only after its ``fdatasync`` (group commit through a writer thread, as the node's
-  log engine does) — the least a durable node in Python can spend. ``--ceilings bare`` leaves
-  it out.
+  log engine does) — about the least a durable node in Python can spend. ``--ceilings bare``
+  leaves it out.
 
 Each worker is an asyncio task with its own connection to one node (round-robin), doing 50%
 gets and 50% blind puts of 100-byte values on ``--keys`` keys (written once before the first
 level). ``--route client`` sends each request to one of the key's replicas (the client learns
 the ring from a node), so no put is forwarded. For each level the figures are taken over
 ``--seconds`` after ``--warmup``: ops/s, node CPU µs per op (user+system of all five
-processes and their threads, from ``/proc``; a second table splits it into the event loop's
-threads and the others), and p50/p99/p99.9 of gets and puts; the last
-rows of each level are node ÷ ceiling and node ÷ durable ceiling. The machine is shared:
+processes and their threads, from ``/proc``; a second table splits it into the event loops'
+threads and the others), and p50/p99/p99.9 of gets and puts; the last rows of each level are
+node ÷ ceiling and node ÷ durable ceiling. ``--plot PNG`` draws them. The machine is shared:
 compare the ratios of one run.
 """
 

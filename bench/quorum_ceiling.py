@@ -18,8 +18,9 @@ process appends its writes to one file through a writer thread that makes everyt
 since its last ``fdatasync`` durable as one batch — one ``pwrite`` into space zeroed a MiB
 ahead, one ``fdatasync`` — and then runs the batch's acknowledgements on the loop: the
 plainest group commit Python can do, the same discipline as the node's log engine. Nothing is
-ever read back. What this costs over the bare ceiling is the floor of durability in Python on
-this disk; what the node costs over it is the node.
+ever read back. What this costs over the bare ceiling is about the floor of durability in
+Python on this disk (a commit that waited to gather bigger batches would spend less CPU and
+add latency; the node does not wait either); what the node costs over it is the node.
 """
 
 from __future__ import annotations
