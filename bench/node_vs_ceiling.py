@@ -49,20 +49,20 @@ TICK = os.sysconf("SC_CLK_TCK")
 CEILING = Path(__file__).with_name("quorum_ceiling.py")
 
 
+THREADS = ("loop thread", "other threads")
+
+
 def thread_cpu(pids: list[int]) -> dict[str, tuple[float, float]]:
     """(user, system) CPU seconds of processes, from ``/proc``: their main threads (the event
     loop's) summed, and all their other threads (writers) summed."""
     out: dict[str, tuple[float, float]] = {}
     for pid in pids:
         for task in Path(f"/proc/{pid}/task").iterdir():
-            name = "loop thread" if task.name == str(pid) else "other threads"
+            name = THREADS[0] if task.name == str(pid) else THREADS[1]
             fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
             u, s = out.get(name, (0.0, 0.0))
             out[name] = (u + int(fields[11]) / TICK, s + int(fields[12]) / TICK)
     return out
-
-
-THREADS = ("loop thread", "other threads")
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -308,7 +308,7 @@ def main() -> None:
     parser.add_argument("--plot", type=Path, metavar="PNG", help="also draw the figures here")
     args = parser.parse_args()
     ceilings = args.ceilings.split(",")
-    if not ceilings or not set(ceilings) <= {"bare", "durable"}:
+    if not set(ceilings) <= {"bare", "durable"}:
         parser.error(f"--ceilings: bare, durable or both, not {args.ceilings!r}")
     try:
         import uvloop

@@ -31,6 +31,7 @@ import itertools
 import os
 import queue
 import struct
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -104,10 +105,18 @@ class Disk:
         self.queue: queue.SimpleQueue[tuple[bytes, Done]] = queue.SimpleQueue()
         threading.Thread(target=self.run, name="ceiling-writer", daemon=True).start()
 
-    def write(self, record: bytes, done: Done) -> None:
-        self.queue.put((record, done))
+    def write(self, key: str, obj: dict[str, Any], done: Done) -> None:
+        """Append ``[key, obj]``; ``done`` runs on the loop once it is on disk."""
+        self.queue.put((msgpack.packb([key, obj], use_bin_type=True), done))
 
     def run(self) -> None:
+        try:
+            self.commit_forever()
+        except OSError as exc:  # a bench that stops acknowledging would only time out
+            print(f"ceiling writer: {exc}", file=sys.stderr, flush=True)
+            os._exit(1)
+
+    def commit_forever(self) -> None:
         while True:
             batch = [self.queue.get()]
             while True:
@@ -179,8 +188,7 @@ class CeilingNode:
             obj = {"s": [stamp], "v": {self.actor: stamp[1]}}
             self.coordinate(link, rid, msg["key"], W, {"op": "replica_put", "key": msg["key"]}, obj)
         elif op == "replica_put" and self.disk is not None:
-            record = msgpack.packb([msg["key"], msg["obj"]], use_bin_type=True)
-            self.disk.write(record, lambda: link.write({"id": rid, "ok": True}))
+            self.disk.write(msg["key"], msg["obj"], lambda: link.write({"id": rid, "ok": True}))
         elif op == "replica_get":
             obj = {"s": [[self.actor, 1, 0.0, b"x" * 100]], "v": {self.actor: 1}}
             link.write({"id": rid, "ok": True, "obj": obj})
@@ -215,8 +223,7 @@ class CeilingNode:
 
         for target in self.ring.preference_list(key, N):
             if target == self.name and obj is not None and self.disk is not None:
-                record = msgpack.packb([key, obj], use_bin_type=True)
-                self.disk.write(record, lambda: one({}))
+                self.disk.write(key, obj, lambda: one({}))
             elif target == self.name:
                 one({})
             else:
