@@ -117,6 +117,9 @@ class Node:
         self.incarnation = self._incarnation()
         self.state = self._initial_state()
         self._actor_seq, self._actor_lease = self._first_lease()
+        self._life = f"{self.name}.{self.incarnation}."
+        self._life_starts_after = self._actor_seq
+        """Actors numbered above this one were made by this process (``actor_for``)."""
         self._next_lease: tuple[int, Future[None]] | None = None
         self.started = time.time()
         self.limits = schema.Limits(config.max_value)
@@ -211,7 +214,11 @@ class Node:
         return stored, stored + ACTOR_LEASE
 
     def actor_for(self, obj: VersionedObject) -> str:
-        if obj.actor is not None:
+        """The actor a new write of ``obj``'s key is made as: the key's actor if this process
+        made it, else a fresh one. A node remembers every dot it made only since it started:
+        a crash can lose its own copy of a write the other replicas acknowledged, and the same
+        actor would then make that dot again for another value (Riak's kv679)."""
+        if obj.actor is not None and self._made_by_this_process(obj.actor):
             return obj.actor
         if self._actor_seq >= self._actor_lease:
             self._renew_lease()
@@ -223,6 +230,10 @@ class Node:
         if self._actor_lease - self._actor_seq <= ACTOR_LEASE // 2:
             self._renew_lease()
         return f"{self.name}.{self.incarnation}.{self._actor_seq}"
+
+    def _made_by_this_process(self, actor: str) -> bool:
+        seq = actor[len(self._life) :] if actor.startswith(self._life) else ""
+        return seq.isdigit() and int(seq) > self._life_starts_after
 
     def _renew_lease(self) -> None:
         """Save the next lease off the loop, half a lease before it is needed."""

@@ -18,11 +18,12 @@ holds only while the coordinator remembers every dot it made for that key. A nod
 that memory (a wiped disk, a hinted copy deleted after hand-off) must not reuse its actor, or
 its new write would silently supersede writes it forgot (Riak's kv679). So every local object
 records ``actor``: the actor this node writes the key as; a node that has no such record for
-a key takes a fresh actor (``node.incarnation.seq``, never reused).
+a key, or only one made before it last started (a crash may have taken its copy of a write
+other replicas acknowledged), takes a fresh actor (``node.incarnation.seq``, never reused).
 
 No truncation: entries are bounded by the actors that ever coordinated the key (replicas, plus
-fresh actors after data loss or hand-off), not by the clients, so the paper's truncation past
-10 entries — which makes clocks lie — is not needed here.
+fresh actors after restarts, data loss or hand-off), not by the clients, so the paper's
+truncation past 10 entries — which makes clocks lie — is not needed here.
 """
 
 from __future__ import annotations
